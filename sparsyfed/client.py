@@ -1,0 +1,64 @@
+"""One client's round, free of Flower: load the global state, train, make the upload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from sparsyfed.task import Task, derive_seed
+from sparsyfed.training import LocalTraining, lr_at_round
+
+
+def local_training(task: Task, partition_id: int, server_round: int) -> LocalTraining:
+    """The local hyper-parameters of one client in one round (seeded per client and round)."""
+    cfg = task.cfg
+    return LocalTraining(
+        lr=lr_at_round(server_round, cfg["lr"], int(cfg["rounds"])),
+        epochs=int(cfg["local_epochs"]),
+        batch_size=int(cfg["batch_size"]),
+        weight_decay=float(cfg["weight_decay"]),
+        momentum=float(cfg["momentum"]),
+        seed=derive_seed(int(cfg["seed"]), server_round, partition_id),
+    )
+
+
+def run_client_round(
+    task: Task, partition_id: int, server_round: int, received: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Train one client on the received global state and return its upload.
+
+    A fresh model is built every call, so no per-layer state survives from one
+    round to the next (stateless clients, as the official code).
+
+    Parameters
+    ----------
+    task : Task
+        The run's dataset, partitions and method.
+    partition_id : int
+        The client's partition.
+    server_round : int
+        The 1-indexed server round (sets the learning rate and the seed).
+    received : mapping of str to ndarray
+        The decoded global model state.
+
+    Returns
+    -------
+    upload : dict of str to ndarray
+        The state to send to the server (already sparsified by the method).
+    metrics : dict of str to float
+        ``num_examples``, training loss/accuracy and method metrics.
+    """
+    if not 0 <= partition_id < len(task.partitions):
+        raise ValueError(f"partition-id={partition_id} outside [0, {len(task.partitions)})")
+    model = task.new_model()
+    received_t = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in received.items()}
+    model.load_state_dict(received_t)
+    model.to(task.device)
+    x, y = task.client_data(partition_id)
+    hp = local_training(task, partition_id, server_round)
+    metrics = task.method.train(model, x, y, hp)
+    metrics["lr"] = hp.lr
+    upload = task.method.make_update(model, received_t)
+    return {k: v.detach().cpu().numpy() for k, v in upload.items()}, metrics

@@ -1,0 +1,57 @@
+"""Flower ClientApp: thin glue from a Message to :func:`sparsyfed.client.run_client_round`.
+
+Everything the client needs travels in the message (``run-config`` as JSON and
+``server-round`` in the ConfigRecord, the encoded global model in the
+ArrayRecord), so the app never reads ``context.run_config``. The node's
+``partition-id`` comes from ``context.node_config``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+
+from sparsyfed.client import run_client_round
+from sparsyfed.records import blobs_to_record, record_to_blobs
+from sparsyfed.sparse.payload import decode_state, encode_state
+from sparsyfed.task import get_task
+
+app = ClientApp()
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Train on this node's partition and reply with the encoded sparse update."""
+    config = msg.content["config"]
+    cfg = json.loads(str(config["run-config"]))
+    threads = cfg.get("simulation", {}).get("client_threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    partition_id = int(context.node_config["partition-id"])
+    received = decode_state(record_to_blobs(msg.content["arrays"]))
+    upload, metrics = run_client_round(
+        get_task(cfg), partition_id, int(config["server-round"]), received
+    )
+    blobs = encode_state(upload, str(cfg.get("codec", "auto")))
+    metric_record = MetricRecord(
+        {k: float(v) for k, v in metrics.items() if k != "num_examples"}
+        | {"num-examples": int(metrics["num_examples"]), "partition-id": partition_id}
+    )
+    return Message(
+        RecordDict({"arrays": blobs_to_record(blobs), "metrics": metric_record}), reply_to=msg
+    )
+
+
+@app.query()
+def query(msg: Message, context: Context) -> Message:
+    """Tell the server which data partition this node holds."""
+    info = ConfigRecord(
+        {
+            "partition-id": int(context.node_config["partition-id"]),
+            "num-partitions": int(context.node_config["num-partitions"]),
+        }
+    )
+    return Message(RecordDict({"node": info}), reply_to=msg)

@@ -1,0 +1,184 @@
+"""Find, compose and validate the Hydra config (the one source of defaults: ``conf/``).
+
+Both entry points end here: ``python -m sparsyfed`` gets its config from
+``@hydra.main`` and ``flwr run .`` composes it from the ``overrides`` run-config
+key with :func:`compose_config`. Either way :func:`validate` checks it before
+any work starts and raises one :class:`ConfigError` naming the key, the value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sparsyfed.training import LR_SCHEDULES
+
+GROUPS = ("dataset", "model", "method")
+SPECTRAL_BETA = -1.0  # sentinel of the hyper-parameter-free variant (METHOD.md section 8)
+CODEC_CHOICES = ("auto", "dense", "bitmap", "coo")
+PARTITION_SCHEMES = ("lda", "iid")
+WANDB_MODES = ("disabled", "offline", "online")
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message names the key, the value and what is allowed."""
+
+
+def conf_dir() -> Path:
+    """Return the ``conf/`` directory (installed copy first, then the checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"no conf/config.yaml next to {here} or its parent")
+
+
+def group_options(group: str) -> list[str]:
+    """Names of the YAML files of a config group, e.g. ``method`` -> ``['fedavg', ...]``."""
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def check_group_choices(overrides: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` for an override that selects a missing group option.
+
+    Handles ``group=a`` and multirun lists ``group=a,b`` (with ``+``/``~`` prefixes).
+    """
+    for item in overrides:
+        key, sep, value = item.lstrip("+~").partition("=")
+        if not sep or key not in GROUPS:
+            continue
+        allowed = group_options(key)
+        for choice in value.split(","):
+            if choice and choice not in allowed:
+                raise ConfigError(f"{key}={choice!r} is not known; allowed: {', '.join(allowed)}")
+
+
+def compose_config(overrides: Sequence[str] | str = ()) -> dict[str, Any]:
+    """Compose ``conf/config.yaml`` with Hydra overrides into a plain dict (not validated).
+
+    Parameters
+    ----------
+    overrides : sequence of str or str
+        Hydra overrides such as ``["method=fedavg", "rounds=5"]``, or one
+        string that is split like a shell command line.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    if isinstance(overrides, str):
+        overrides = shlex.split(overrides)
+    overrides = list(overrides)
+    check_group_choices(overrides)
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        cfg = compose(config_name="config", overrides=overrides)
+    return to_plain(cfg, OmegaConf)
+
+
+def to_plain(cfg: Any, omegaconf: Any = None) -> dict[str, Any]:
+    """Resolve an OmegaConf config into plain containers without the ``hydra`` node."""
+    if omegaconf is None:
+        from omegaconf import OmegaConf as omegaconf
+    plain = omegaconf.to_container(cfg, resolve=False)
+    plain.pop("hydra", None)
+    return omegaconf.to_container(omegaconf.create(plain), resolve=True)
+
+
+def _fail(key: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
+
+
+def _number(cfg: Mapping[str, Any], key: str) -> float:
+    node: Any = cfg
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise ConfigError(f"{key} is missing from the config")
+        node = node[part]
+    if isinstance(node, bool) or not isinstance(node, int | float) or not math.isfinite(node):
+        _fail(key, node, "it must be a finite number")
+    return float(node)
+
+
+def _integer(cfg: Mapping[str, Any], key: str, minimum: int) -> int:
+    value = _number(cfg, key)
+    if value != int(value) or value < minimum:
+        _fail(key, value, f"it must be an integer >= {minimum}")
+    return int(value)
+
+
+def validate(cfg: Mapping[str, Any]) -> None:
+    """Check a composed config; raise :class:`ConfigError` on the first bad value."""
+    from sparsyfed.data import DATASETS
+    from sparsyfed.models import MODELS
+
+    method = cfg.get("method") or {}
+    if not isinstance(method, Mapping) or not method.get("impl"):
+        _fail("method", method, f"choose one of {', '.join(group_options('method'))}")
+    dataset = (cfg.get("dataset") or {}).get("name")
+    if dataset not in DATASETS:
+        _fail("dataset", dataset, f"choose one of {', '.join(DATASETS)}")
+    model = (cfg.get("model") or {}).get("name")
+    if model not in MODELS:
+        _fail("model.name", model, f"choose one of {', '.join(MODELS)}")
+
+    sparsity = _number(cfg, "sparsity")
+    if not 0.0 <= sparsity < 1.0:
+        _fail("sparsity", sparsity, "it must lie in [0, 1)")
+    beta = _number(cfg, "beta")
+    if beta < 1.0 and beta != SPECTRAL_BETA:
+        _fail("beta", beta, f"use beta >= 1 (1 = no Powerprop), or {SPECTRAL_BETA} for the spectral variant")
+    if beta == SPECTRAL_BETA:
+        _fail("beta", beta, "the spectral-exponent variant (METHOD.md section 8) is not implemented yet; use beta >= 1")
+
+    num_clients = _integer(cfg, "num_clients", 1)
+    per_round = _integer(cfg, "clients_per_round", 1)
+    if per_round > num_clients:
+        _fail("clients_per_round", per_round, f"it must be <= num_clients={num_clients}")
+    _integer(cfg, "rounds", 1)
+    _integer(cfg, "local_epochs", 1)
+    _integer(cfg, "batch_size", 1)
+    _integer(cfg, "eval_batch_size", 1)
+    _integer(cfg, "seed", 0)
+    for key in ("weight_decay", "momentum"):
+        if _number(cfg, key) < 0:
+            _fail(key, cfg[key], "it must be >= 0")
+    if _number(cfg, "server_lr") <= 0:
+        _fail("server_lr", cfg["server_lr"], "it must be > 0")
+
+    schedule = cfg["lr"].get("schedule")
+    if schedule not in LR_SCHEDULES:
+        _fail("lr.schedule", schedule, f"choose one of {', '.join(LR_SCHEDULES)}")
+    if _number(cfg, "lr.initial") <= 0:
+        _fail("lr.initial", cfg["lr"]["initial"], "it must be > 0")
+    if schedule == "exponential" and _number(cfg, "lr.final") <= 0:
+        _fail("lr.final", cfg["lr"]["final"], "it must be > 0 for an exponential schedule")
+    _integer(cfg, "lr.warmup_rounds", 0)
+
+    scheme = cfg["partition"].get("scheme")
+    if scheme not in PARTITION_SCHEMES:
+        _fail("partition.scheme", scheme, f"choose one of {', '.join(PARTITION_SCHEMES)}")
+    if _number(cfg, "partition.alpha") <= 0:
+        _fail("partition.alpha", cfg["partition"]["alpha"], "the Dirichlet concentration must be > 0")
+    if cfg.get("codec") not in CODEC_CHOICES:
+        _fail("codec", cfg.get("codec"), f"choose one of {', '.join(CODEC_CHOICES)}")
+    wandb_mode = (cfg.get("wandb") or {}).get("mode", "disabled")
+    if wandb_mode not in WANDB_MODES:
+        _fail("wandb.mode", wandb_mode, f"choose one of {', '.join(WANDB_MODES)}")
+    _validate_method_options(method)
+
+
+def _validate_method_options(method: Mapping[str, Any]) -> None:
+    from sparsyfed.nn.layers import ACT_THRESHOLD_MODES
+
+    if "act_threshold" in method and method["act_threshold"] not in ACT_THRESHOLD_MODES:
+        _fail("method.act_threshold", method["act_threshold"], f"choose one of {', '.join(ACT_THRESHOLD_MODES)}")
+    if "act_keep_floor" in method:
+        floor = _number({"method": method}, "method.act_keep_floor")
+        if not 0.0 < floor <= 1.0:
+            _fail("method.act_keep_floor", floor, "it must lie in (0, 1]")

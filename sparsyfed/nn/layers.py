@@ -1,0 +1,224 @@
+"""Powerpropagation layers with SWAT-style activation pruning, applied to any model.
+
+:func:`wrap_layers` swaps the class of every ``nn.Conv1d``, ``nn.Conv2d`` and
+``nn.Linear`` of a model for a subclass that
+
+- computes the effective weight ``w = sign(v) * |v|**beta`` from the stored
+  parameter ``v`` on every forward call (``beta == 1`` bypasses it), and
+- in training mode, prunes the copy of the layer input saved for backward to
+  the keep fraction ``max(1 - s_l, floor)``, where ``s_l`` is the layer's
+  current weight sparsity (METHOD.md sections 2-3).
+
+Parameters, buffers and ``state_dict`` keys are unchanged, so a wrapped and a
+plain model exchange weights freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from sparsyfed.nn.activation_topk import (
+    conv_act_topk,
+    linear_act_topk,
+    prune_by_threshold,
+    topk_threshold,
+)
+
+ACT_THRESHOLD_MODES = ("first_batch", "per_batch")
+
+
+def powerprop(v: Tensor, beta: float) -> Tensor:
+    """Return the Powerpropagation weight ``sign(v) * |v|**beta``.
+
+    The ``sign * abs**beta`` form has a zero gradient at ``v = 0`` for
+    ``beta > 1``; the equivalent ``v * |v|**(beta - 1)`` gives NaN there.
+    """
+    if beta == 1.0:
+        return v
+    return torch.sign(v) * v.abs().pow(beta)
+
+
+class SparseLayerMixin:
+    """State and behaviour shared by the wrapped conv and linear layers."""
+
+    weight: Tensor
+    training: bool
+    beta: float = 1.0
+    act_pruning: bool = False
+    act_keep_floor: float = 1e-7
+    cache_threshold: bool = False
+    _act_threshold: Tensor | None = None
+    last_keep_fraction: float = 1.0
+    last_act_density: float = 1.0
+
+    def configure(
+        self,
+        beta: float,
+        act_pruning: bool,
+        act_keep_floor: float,
+        act_threshold: str,
+    ) -> None:
+        """Set the Powerprop exponent and the activation-pruning options."""
+        if act_threshold not in ACT_THRESHOLD_MODES:
+            raise ValueError(
+                f"method.act_threshold={act_threshold!r} is not allowed; "
+                f"choose one of {ACT_THRESHOLD_MODES}"
+            )
+        self.beta = float(beta)
+        self.act_pruning = bool(act_pruning)
+        self.act_keep_floor = float(act_keep_floor)
+        # Official behaviour: conv layers cache the first-batch threshold,
+        # linear layers recompute it on every batch.
+        self.cache_threshold = act_threshold == "first_batch" and not isinstance(self, nn.Linear)
+        self.reset_activation_state()
+
+    def reset_activation_state(self) -> None:
+        """Forget the cached activation threshold (done at every round start)."""
+        self._act_threshold = None
+        self.last_keep_fraction = 1.0
+        self.last_act_density = 1.0
+
+    def effective_weight(self) -> Tensor:
+        """Return the weight used in the forward pass."""
+        return powerprop(self.weight, self.beta)
+
+    def weight_sparsity(self) -> float:
+        """Fraction of exact zeros in the weight (computed on its device)."""
+        w = self.weight.detach()
+        return float((w == 0).sum()) / w.numel()
+
+    def _pruned_input(self, x: Tensor) -> Tensor | None:
+        """Return the pruned copy of ``x`` for backward, or None to run dense."""
+        if not (self.act_pruning and self.training and torch.is_grad_enabled()):
+            return None
+        keep = max(1.0 - self.weight_sparsity(), self.act_keep_floor)
+        self.last_keep_fraction = keep
+        if keep >= 1.0:
+            self.last_act_density = 1.0
+            return None
+        threshold = self._act_threshold
+        if threshold is None:
+            threshold = topk_threshold(x, keep)
+            if self.cache_threshold:
+                self._act_threshold = threshold
+        x_pruned = prune_by_threshold(x.detach(), threshold)
+        self.last_act_density = float(torch.count_nonzero(x_pruned)) / max(1, x.numel())
+        return x_pruned
+
+
+class PowerConv1d(SparseLayerMixin, nn.Conv1d):
+    """``nn.Conv1d`` with Powerprop weights and activation Top-K."""
+
+    def forward(self, x: Tensor) -> Tensor:  # noqa: D102
+        return _conv_forward(self, x)
+
+
+class PowerConv2d(SparseLayerMixin, nn.Conv2d):
+    """``nn.Conv2d`` with Powerprop weights and activation Top-K."""
+
+    def forward(self, x: Tensor) -> Tensor:  # noqa: D102
+        return _conv_forward(self, x)
+
+
+class PowerLinear(SparseLayerMixin, nn.Linear):
+    """``nn.Linear`` with Powerprop weights and activation Top-K."""
+
+    def forward(self, x: Tensor) -> Tensor:  # noqa: D102
+        w = self.effective_weight()
+        x_pruned = self._pruned_input(x)
+        if x_pruned is None:
+            return nn.functional.linear(x, w, self.bias)
+        return linear_act_topk(x, w, self.bias, x_pruned)
+
+
+def _conv_forward(layer: PowerConv1d | PowerConv2d, x: Tensor) -> Tensor:
+    w = layer.effective_weight()
+    x_pruned = layer._pruned_input(x)
+    if x_pruned is None:
+        return layer._conv_forward(x, w, layer.bias)
+    if layer.padding_mode != "zeros" or isinstance(layer.padding, str):
+        raise ValueError(
+            f"activation pruning needs integer zero padding, got padding={layer.padding!r} "
+            f"padding_mode={layer.padding_mode!r}"
+        )
+    return conv_act_topk(
+        x, w, layer.bias, x_pruned, layer.stride, layer.padding, layer.dilation, layer.groups
+    )
+
+
+_WRAPPED_CLASS: dict[type[nn.Module], type[nn.Module]] = {
+    nn.Conv1d: PowerConv1d,
+    nn.Conv2d: PowerConv2d,
+    nn.Linear: PowerLinear,
+}
+PRUNABLE_TYPES = (nn.Conv1d, nn.Conv2d, nn.Linear)
+
+
+def prunable_layers(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """Yield ``(name, module)`` for every conv/linear layer of ``model``."""
+    for name, module in model.named_modules():
+        if isinstance(module, PRUNABLE_TYPES):
+            yield name, module
+
+
+def prunable_weight_names(model: nn.Module) -> list[str]:
+    """Return the ``state_dict`` keys of every conv/linear weight, in model order."""
+    return [f"{name}.weight" if name else "weight" for name, _ in prunable_layers(model)]
+
+
+def wrap_layers(
+    model: nn.Module,
+    beta: float,
+    act_pruning: bool,
+    act_keep_floor: float = 1e-7,
+    act_threshold: str = "first_batch",
+    skip: tuple[str, ...] = (),
+) -> nn.Module:
+    """Turn every conv/linear layer of ``model`` into a Powerprop layer, in place.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any model; its parameters and ``state_dict`` keys are kept.
+    beta : float
+        Powerprop exponent (1.0 leaves the weights untransformed).
+    act_pruning : bool
+        Whether the input saved for backward is Top-K-pruned in training.
+    act_keep_floor : float
+        Lower bound of the activation keep fraction (1e-7 SparsyFed, 0.01 SparseFedPP).
+    act_threshold : str
+        ``"first_batch"`` (conv layers cache the first batch's threshold for the
+        round, as the official code) or ``"per_batch"``.
+    skip : tuple of str
+        Module names to leave untouched.
+
+    Returns
+    -------
+    nn.Module
+        The same model object.
+    """
+    for name, module in model.named_modules():
+        if name in skip:
+            continue
+        cls = _WRAPPED_CLASS.get(type(module))
+        if cls is not None:
+            module.__class__ = cls
+        if isinstance(module, SparseLayerMixin):
+            module.configure(beta, act_pruning, act_keep_floor, act_threshold)
+    return model
+
+
+def sparse_layers(model: nn.Module) -> Iterator[tuple[str, SparseLayerMixin]]:
+    """Yield ``(name, layer)`` for every wrapped layer of ``model``."""
+    for name, module in model.named_modules():
+        if isinstance(module, SparseLayerMixin):
+            yield name, module
+
+
+def reset_activation_state(model: nn.Module) -> None:
+    """Reset the per-round activation-pruning state of every wrapped layer."""
+    for _, layer in sparse_layers(model):
+        layer.reset_activation_state()

@@ -1,0 +1,249 @@
+"""The Flower strategy: sparse payloads both ways, seeded sampling, central evaluation.
+
+All algorithmic work is delegated to :class:`sparsyfed.server.FederatedServer`
+(and through it to the method); this module only turns it into Flower messages.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import Strategy
+
+from sparsyfed.methods import ClientUpdate
+from sparsyfed.records import blobs_to_record, record_to_blobs
+from sparsyfed.results import RunRecorder
+from sparsyfed.server import FederatedServer
+from sparsyfed.sparse.codec import PayloadError
+from sparsyfed.sparse.payload import decode_state, encode_state, payload_report
+
+NODE_WAIT_SECONDS = 60.0
+
+
+class SparseFedStrategy(Strategy):
+    """FedAvg of pseudo-gradients decoded from sparse payloads.
+
+    Parameters
+    ----------
+    server : FederatedServer
+        Global model, sampler and method of the run.
+    recorder : RunRecorder
+        Where per-round metrics go.
+    """
+
+    def __init__(self, server: FederatedServer, recorder: RunRecorder) -> None:
+        self.server = server
+        self.recorder = recorder
+        self.cfg = server.cfg
+        self.codec = str(self.cfg.get("codec", "auto"))
+        self.run_config_json = json.dumps(self.cfg)
+        self.partition_to_node: dict[int, int] = {}
+        self._round_clients: list[int] = []
+        self._downlink: dict[str, Any] = {}
+        self._last_train: tuple = ([], [], [], {})
+
+    # ------------------------------------------------------------- discovery
+    def discover_partitions(self, grid: Grid, timeout: float) -> dict[int, int]:
+        """Ask every node for its partition id; return partition id -> node id."""
+        num_clients = int(self.cfg["num_clients"])
+        deadline = time.monotonic() + NODE_WAIT_SECONDS
+        node_ids = list(grid.get_node_ids())
+        while len(node_ids) < num_clients and time.monotonic() < deadline:
+            time.sleep(0.5)
+            node_ids = list(grid.get_node_ids())
+        if len(node_ids) < num_clients:
+            raise RuntimeError(
+                f"num_clients={num_clients} but the federation has {len(node_ids)} nodes; "
+                f"start it with at least {num_clients} (flwr run: --federation-config "
+                f"\"num-supernodes={num_clients}\")"
+            )
+        queries = [
+            Message(RecordDict({"config": ConfigRecord({})}), dst_node_id=nid, message_type=MessageType.QUERY)
+            for nid in node_ids
+        ]  # fmt: skip
+        mapping: dict[int, int] = {}
+        for reply in grid.send_and_receive(queries, timeout=timeout):
+            if reply.has_error():
+                continue
+            pid = int(reply.content["node"]["partition-id"])
+            if pid < num_clients:
+                mapping[pid] = reply.metadata.src_node_id
+        missing = sorted(set(range(num_clients)) - set(mapping))
+        if missing:
+            raise RuntimeError(f"no node answered for partition ids {missing[:10]}")
+        return mapping
+
+    # --------------------------------------------------------------- training
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """One train message per sampled partition, all carrying the encoded global model."""
+        self._round_clients = self.server.sample_clients()
+        content = RecordDict({"arrays": arrays, "config": config})
+        return [
+            Message(
+                content,
+                dst_node_id=self.partition_to_node[pid],
+                message_type=MessageType.TRAIN,
+                group_id=str(server_round),
+            )
+            for pid in self._round_clients
+        ]
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        """Decode the replies, drop the unusable ones, and update the global model."""
+        updates: list[ClientUpdate] = []
+        uplink: list[dict[str, Any]] = []
+        dropped: list[str] = []
+        for reply in replies:
+            if reply.has_error():
+                dropped.append(f"node {reply.metadata.src_node_id}: {reply.error.reason[-300:]}")
+                continue
+            metrics = {k: float(v) for k, v in reply.content["metrics"].items()}
+            pid = int(metrics.pop("partition-id"))
+            try:
+                blobs = record_to_blobs(reply.content["arrays"])
+                state = decode_state(blobs)
+                _check_update(state, self.server.shapes)
+            except (PayloadError, ValueError) as err:
+                dropped.append(f"partition {pid}: {err}")
+                continue
+            uplink.append(payload_report(state, blobs) | {"partition_id": pid})
+            updates.append(
+                ClientUpdate(
+                    partition_id=pid,
+                    state={k: _to_tensor(v) for k, v in state.items()},
+                    num_examples=int(metrics.pop("num-examples")),
+                    metrics=metrics,
+                )
+            )
+        for reason in dropped:
+            self.recorder.logger.warning("round %d: dropped update from %s", server_round, reason)
+        if not updates:
+            self.recorder.logger.warning("round %d: no usable update; model unchanged", server_round)
+            return None, None
+        server_metrics = self.server.apply_updates(server_round, updates)
+        self._last_train = (updates, uplink, dropped, server_metrics)
+        return None, MetricRecord({"num-updates": len(updates)})
+
+    # ------------------------------------------------------------- evaluation
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """No federated evaluation: the global model is evaluated centrally."""
+        return []
+
+    def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
+        """No federated evaluation."""
+        return None
+
+    def summary(self) -> None:
+        """Nothing to log: the recorder prints the run header."""
+
+    # ------------------------------------------------------------------ loop
+    def start(self, grid: Grid, timeout: float = 86400.0, **_: Any) -> dict[str, Any]:  # type: ignore[override]
+        """Run every round and return the run summary."""
+        self.partition_to_node = self.discover_partitions(grid, timeout)
+        self.recorder.write_json(
+            "partitions.json",
+            {"sizes": [int(len(p)) for p in self.server.task.partitions]},
+        )
+        self.recorder.start({"round": 0, **self.server.evaluate(), **_flat_sparsity(self.server)})
+        for rnd in range(1, int(self.cfg["rounds"]) + 1):
+            t0 = time.perf_counter()
+            arrays = self._encode_downlink()
+            config = ConfigRecord({"server-round": rnd, "run-config": self.run_config_json})
+            replies = grid.send_and_receive(self.configure_train(rnd, arrays, config, grid), timeout=timeout)
+            _, agg = self.aggregate_train(rnd, replies)
+            row: dict[str, Any] = {"round": rnd, "clients": self._round_clients}
+            row |= self.server.evaluate()
+            row |= _flat_sparsity(self.server)
+            row |= self._communication_metrics(agg is not None)
+            row["round_seconds"] = time.perf_counter() - t0
+            self.recorder.round_done(row)
+        return self.recorder.finish()
+
+    def _encode_downlink(self) -> ArrayRecord:
+        state = self.server.global_arrays()
+        blobs = encode_state(state, self.codec)
+        self._downlink = payload_report(state, blobs)
+        return blobs_to_record(blobs)
+
+    def _communication_metrics(self, trained: bool) -> dict[str, Any]:
+        updates, uplink, dropped, server_metrics = self._last_train if trained else ([], [], [], {})
+        self._last_train = ([], [], [], {})
+        clients = len(self._round_clients)
+        down = self._downlink
+        row: dict[str, Any] = {
+            "uplink_bytes": sum(u["bytes"] for u in uplink),
+            "uplink_bytes_per_client": [u["bytes"] for u in uplink],
+            "uplink_bound_bytes": sum(u["bound_bytes"] for u in uplink),
+            "uplink_dense_bytes": sum(u["dense_bytes"] for u in uplink),
+            "uplink_nnz_per_client": [u["nnz"] for u in uplink],
+            "uplink_codecs": _merge_counts(u["codecs"] for u in uplink),
+            "downlink_bytes_per_client": down["bytes"],
+            "downlink_bytes": down["bytes"] * clients,
+            "downlink_bound_bytes": down["bound_bytes"] * clients,
+            "downlink_dense_bytes": down["dense_bytes"] * clients,
+            "downlink_codecs": down["codecs"],
+            "num_updates": len(updates),
+            "dropped_updates": dropped,
+        }
+        row |= server_metrics
+        if updates:
+            row["train_loss"] = float(np.mean([u.metrics.get("train_loss", np.nan) for u in updates]))
+            row["lr"] = updates[0].metrics.get("lr")
+            keep = _mean_prefixed(updates, "act_keep/")
+            if keep:
+                row["act_keep_fraction"] = keep
+                row["act_density"] = _mean_prefixed(updates, "act_density/")
+        return row
+
+
+def _to_tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(array)
+
+
+def _check_update(state: Mapping[str, np.ndarray], shapes: Mapping[str, tuple]) -> None:
+    """Reject an update whose keys, shapes or values cannot be aggregated."""
+    if set(state) != set(shapes):
+        raise ValueError(f"update keys differ from the model's ({sorted(set(state) ^ set(shapes))[:5]})")
+    for key, value in state.items():
+        if tuple(value.shape) != tuple(shapes[key]):
+            raise ValueError(f"{key}: shape {value.shape} != {shapes[key]}")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ValueError(f"{key}: non-finite values")
+
+
+def _flat_sparsity(server: FederatedServer) -> dict[str, Any]:
+    report = server.sparsity()
+    return {
+        "sparsity_prunable": report["sparsity_prunable"],
+        "sparsity_params": report["sparsity_params"],
+        "nnz_prunable": report["nnz_prunable"],
+        "layer_sparsity": report["layer_sparsity"],
+    }
+
+
+def _merge_counts(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for c in counts:
+        for k, v in c.items():
+            merged[k] = merged.get(k, 0) + v
+    return merged
+
+
+def _mean_prefixed(updates: list[ClientUpdate], prefix: str) -> dict[str, float]:
+    keys = sorted({k for u in updates for k in u.metrics if k.startswith(prefix)})
+    return {
+        k[len(prefix) :]: float(np.mean([u.metrics[k] for u in updates if k in u.metrics])) for k in keys
+    }

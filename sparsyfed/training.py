@@ -1,0 +1,113 @@
+"""Local SGD training, evaluation and the learning-rate schedule (METHOD.md section 5)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+LR_SCHEDULES = ("exponential", "constant")
+
+
+def lr_at_round(server_round: int, lr_cfg: Mapping[str, Any], total_rounds: int) -> float:
+    """Return the client learning rate of a 1-indexed server round.
+
+    ``exponential``: ``lr_t = lr_0 * exp((t - w) / (T - w) * ln(lr_T / lr_0))`` for
+    ``t >= w`` and ``lr_0`` before the warm-up ``w`` ends, with ``T`` the total
+    number of rounds (so ``lr_T`` is reached in the last round).
+    ``constant``: ``lr_0`` every round.
+    """
+    lr0 = float(lr_cfg["initial"])
+    schedule = lr_cfg.get("schedule", "exponential")
+    if schedule == "constant":
+        return lr0
+    if schedule != "exponential":
+        raise ValueError(f"lr.schedule={schedule!r} is not allowed; choose one of {LR_SCHEDULES}")
+    lr_final = float(lr_cfg["final"])
+    warmup = int(lr_cfg.get("warmup_rounds", 0))
+    if server_round < warmup or total_rounds <= warmup:
+        return lr0
+    progress = (server_round - warmup) / (total_rounds - warmup)
+    return lr0 * math.exp(progress * math.log(lr_final / lr0))
+
+
+@dataclass(frozen=True)
+class LocalTraining:
+    """Hyper-parameters of one client's local training in one round."""
+
+    lr: float
+    epochs: int = 1
+    batch_size: int = 16
+    weight_decay: float = 1e-3
+    momentum: float = 0.0
+    seed: int = 0
+
+
+def train_sgd(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    hp: LocalTraining,
+    after_step: Callable[[nn.Module], None] | None = None,
+) -> dict[str, float]:
+    """Train ``model`` with plain SGD and cross-entropy on ``(x, y)``.
+
+    A fresh optimizer is built every call (clients are stateless). Batches are
+    drawn from a permutation seeded by ``hp.seed``; a final batch of one
+    sample is skipped (BatchNorm cannot train on it).
+
+    Returns
+    -------
+    dict
+        ``train_loss`` and ``train_accuracy`` of the last epoch (means over the
+        samples seen) and ``num_examples``.
+    """
+    model.train()
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
+    )
+    generator = torch.Generator().manual_seed(hp.seed)
+    n = x.shape[0]
+    loss_sum = correct = seen = 0.0
+    for _ in range(hp.epochs):
+        loss_sum = correct = seen = 0.0
+        order = torch.randperm(n, generator=generator).to(x.device)
+        for start in range(0, n, hp.batch_size):
+            idx = order[start : start + hp.batch_size]
+            if idx.numel() < 2:
+                continue
+            xb, yb = x[idx], y[idx]
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            loss.backward()
+            optimizer.step()
+            if after_step is not None:
+                after_step(model)
+            loss_sum += float(loss.detach()) * idx.numel()
+            correct += float((logits.detach().argmax(1) == yb).sum())
+            seen += idx.numel()
+    return {
+        "train_loss": loss_sum / max(seen, 1),
+        "train_accuracy": correct / max(seen, 1),
+        "num_examples": int(n),
+    }
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 256) -> dict[str, float]:
+    """Return mean cross-entropy ``loss`` and ``accuracy`` of ``model`` in eval mode."""
+    model.eval()
+    loss_sum = correct = 0.0
+    for start in range(0, x.shape[0], batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        logits = model(xb)
+        loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
+        correct += float((logits.argmax(1) == yb).sum())
+    n = max(x.shape[0], 1)
+    return {"loss": loss_sum / n, "accuracy": correct / n}
