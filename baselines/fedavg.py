@@ -15,6 +15,6 @@ class FedAvg(Method):
 
     uses_sparsity = False
 
-    def __init__(self, cfg):  # noqa: D107
+    def __init__(self, cfg):
         super().__init__(cfg)
         self.beta = 1.0

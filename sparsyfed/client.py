@@ -49,6 +49,7 @@ def run_client_round(
         The state to send to the server (already sparsified by the method).
     metrics : dict of str to float
         ``num_examples``, training loss/accuracy and method metrics.
+
     """
     if not 0 <= partition_id < len(task.partitions):
         raise ValueError(f"partition-id={partition_id} outside [0, {len(task.partitions)})")

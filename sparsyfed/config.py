@@ -65,6 +65,7 @@ def compose_config(overrides: Sequence[str] | str = ()) -> dict[str, Any]:
     overrides : sequence of str or str
         Hydra overrides such as ``["method=fedavg", "rounds=5"]``, or one
         string that is split like a shell command line.
+
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -94,21 +95,26 @@ def _fail(key: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
 
 
-def _number(cfg: Mapping[str, Any], key: str) -> float:
+def _lookup(cfg: Mapping[str, Any], key: str) -> Any:
     node: Any = cfg
     for part in key.split("."):
         if not isinstance(node, Mapping) or part not in node:
             raise ConfigError(f"{key} is missing from the config")
         node = node[part]
-    if isinstance(node, bool) or not isinstance(node, int | float) or not math.isfinite(node):
-        _fail(key, node, "it must be a finite number")
-    return float(node)
+    return node
+
+
+def _number(cfg: Mapping[str, Any], key: str) -> float:
+    value = _lookup(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        _fail(key, value, "it must be a finite number")
+    return float(value)
 
 
 def _integer(cfg: Mapping[str, Any], key: str, minimum: int) -> int:
     value = _number(cfg, key)
     if value != int(value) or value < minimum:
-        _fail(key, value, f"it must be an integer >= {minimum}")
+        _fail(key, _lookup(cfg, key), f"it must be an integer >= {minimum}")
     return int(value)
 
 
@@ -132,9 +138,17 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _fail("sparsity", sparsity, "it must lie in [0, 1)")
     beta = _number(cfg, "beta")
     if beta < 1.0 and beta != SPECTRAL_BETA:
-        _fail("beta", beta, f"use beta >= 1 (1 = no Powerprop), or {SPECTRAL_BETA} for the spectral variant")
+        _fail(
+            "beta",
+            beta,
+            f"use beta >= 1 (1 = no Powerprop), or {SPECTRAL_BETA} for the spectral variant",
+        )
     if beta == SPECTRAL_BETA:
-        _fail("beta", beta, "the spectral-exponent variant (METHOD.md section 8) is not implemented yet; use beta >= 1")
+        _fail(
+            "beta",
+            beta,
+            "the spectral-exponent variant (METHOD.md section 8) is not implemented yet; use beta >= 1",
+        )
 
     num_clients = _integer(cfg, "num_clients", 1)
     per_round = _integer(cfg, "clients_per_round", 1)
@@ -164,7 +178,9 @@ def validate(cfg: Mapping[str, Any]) -> None:
     if scheme not in PARTITION_SCHEMES:
         _fail("partition.scheme", scheme, f"choose one of {', '.join(PARTITION_SCHEMES)}")
     if _number(cfg, "partition.alpha") <= 0:
-        _fail("partition.alpha", cfg["partition"]["alpha"], "the Dirichlet concentration must be > 0")
+        _fail(
+            "partition.alpha", cfg["partition"]["alpha"], "the Dirichlet concentration must be > 0"
+        )
     if cfg.get("codec") not in CODEC_CHOICES:
         _fail("codec", cfg.get("codec"), f"choose one of {', '.join(CODEC_CHOICES)}")
     wandb_mode = (cfg.get("wandb") or {}).get("mode", "disabled")
@@ -177,7 +193,11 @@ def _validate_method_options(method: Mapping[str, Any]) -> None:
     from sparsyfed.nn.layers import ACT_THRESHOLD_MODES
 
     if "act_threshold" in method and method["act_threshold"] not in ACT_THRESHOLD_MODES:
-        _fail("method.act_threshold", method["act_threshold"], f"choose one of {', '.join(ACT_THRESHOLD_MODES)}")
+        _fail(
+            "method.act_threshold",
+            method["act_threshold"],
+            f"choose one of {', '.join(ACT_THRESHOLD_MODES)}",
+        )
     if "act_keep_floor" in method:
         floor = _number({"method": method}, "method.act_keep_floor")
         if not 0.0 < floor <= 1.0:

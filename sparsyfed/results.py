@@ -41,6 +41,7 @@ class RunRecorder:
         The run's directory (created if missing).
     cfg : mapping
         The resolved run config, saved as ``config.yaml``.
+
     """
 
     def __init__(self, output_dir: str | Path, cfg: Mapping[str, Any]) -> None:
@@ -69,7 +70,10 @@ class RunRecorder:
         )  # fmt: skip
         self.logger.info("output: %s", self.output_dir)
         self.logger.info(
-            "round   0/%d  acc %.4f  loss %.4f", self.total_rounds, initial["accuracy"], initial["loss"]
+            "round   0/%d  acc %.4f  loss %.4f",
+            self.total_rounds,
+            initial["accuracy"],
+            initial["loss"],
         )
         self.record(initial)
 
@@ -137,7 +141,7 @@ class RunRecorder:
 
 
 def _format_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     minutes, sec = divmod(seconds, 60)
     return f"{minutes}m{sec:02d}s" if minutes else f"{sec}s"
 

@@ -20,6 +20,7 @@ class ClientSampler:
         Clients per round, at most ``num_clients``.
     seed : int
         Seed of the sampler's private RNG.
+
     """
 
     def __init__(self, num_clients: int, per_round: int, seed: int) -> None:

@@ -23,6 +23,7 @@ class FederatedServer:
     cfg : mapping
         The resolved run config (plain containers). A fresh :class:`Task` is
         built, so no server state is shared between runs.
+
     """
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
@@ -62,6 +63,7 @@ class FederatedServer:
         dict
             ``global_regrowth``: prunable entries that were zero before and are
             non-zero after this round (METHOD.md 13.4 (b)).
+
         """
         ordered = sorted(updates, key=lambda u: u.partition_id)
         previous = self.state

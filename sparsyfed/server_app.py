@@ -35,7 +35,9 @@ def run_server(grid: Grid, cfg: Mapping[str, Any]) -> dict[str, Any]:
     return strategy.start(grid, timeout=float(cfg["simulation"]["round_timeout"]))
 
 
-def make_server_app(cfg: Mapping[str, Any], results: list[dict[str, Any]] | None = None) -> ServerApp:
+def make_server_app(
+    cfg: Mapping[str, Any], results: list[dict[str, Any]] | None = None
+) -> ServerApp:
     """Build a ServerApp bound to a resolved config; summaries are appended to ``results``."""
     server_app = ServerApp()
 

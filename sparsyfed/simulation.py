@@ -56,5 +56,7 @@ def simulate(cfg: Mapping[str, Any]) -> dict[str, Any]:
         verbose_logging=verbose,
     )
     if not results:
-        raise RuntimeError("the simulation ended without a result; rerun with simulation.verbose=true")
+        raise RuntimeError(
+            "the simulation ended without a result; rerun with simulation.verbose=true"
+        )
     return results[0]

@@ -36,6 +36,7 @@ class SparseFedStrategy(Strategy):
         Global model, sampler and method of the run.
     recorder : RunRecorder
         Where per-round metrics go.
+
     """
 
     def __init__(self, server: FederatedServer, recorder: RunRecorder) -> None:
@@ -62,7 +63,7 @@ class SparseFedStrategy(Strategy):
             raise RuntimeError(
                 f"num_clients={num_clients} but the federation has {len(node_ids)} nodes; "
                 f"start it with at least {num_clients} (flwr run: --federation-config "
-                f"\"num-supernodes={num_clients}\")"
+                f'"num-supernodes={num_clients}")'
             )
         queries = [
             Message(RecordDict({"config": ConfigRecord({})}), dst_node_id=nid, message_type=MessageType.QUERY)
@@ -129,7 +130,9 @@ class SparseFedStrategy(Strategy):
         for reason in dropped:
             self.recorder.logger.warning("round %d: dropped update from %s", server_round, reason)
         if not updates:
-            self.recorder.logger.warning("round %d: no usable update; model unchanged", server_round)
+            self.recorder.logger.warning(
+                "round %d: no usable update; model unchanged", server_round
+            )
             return None, None
         server_metrics = self.server.apply_updates(server_round, updates)
         self._last_train = (updates, uplink, dropped, server_metrics)
@@ -142,7 +145,9 @@ class SparseFedStrategy(Strategy):
         """No federated evaluation: the global model is evaluated centrally."""
         return []
 
-    def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
+    def aggregate_evaluate(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> MetricRecord | None:
         """No federated evaluation."""
         return None
 
@@ -155,14 +160,16 @@ class SparseFedStrategy(Strategy):
         self.partition_to_node = self.discover_partitions(grid, timeout)
         self.recorder.write_json(
             "partitions.json",
-            {"sizes": [int(len(p)) for p in self.server.task.partitions]},
+            {"sizes": [len(p) for p in self.server.task.partitions]},
         )
         self.recorder.start({"round": 0, **self.server.evaluate(), **_flat_sparsity(self.server)})
         for rnd in range(1, int(self.cfg["rounds"]) + 1):
             t0 = time.perf_counter()
             arrays = self._encode_downlink()
             config = ConfigRecord({"server-round": rnd, "run-config": self.run_config_json})
-            replies = grid.send_and_receive(self.configure_train(rnd, arrays, config, grid), timeout=timeout)
+            replies = grid.send_and_receive(
+                self.configure_train(rnd, arrays, config, grid), timeout=timeout
+            )
             _, agg = self.aggregate_train(rnd, replies)
             row: dict[str, Any] = {"round": rnd, "clients": self._round_clients}
             row |= self.server.evaluate()
@@ -200,7 +207,9 @@ class SparseFedStrategy(Strategy):
         }
         row |= server_metrics
         if updates:
-            row["train_loss"] = float(np.mean([u.metrics.get("train_loss", np.nan) for u in updates]))
+            row["train_loss"] = float(
+                np.mean([u.metrics.get("train_loss", np.nan) for u in updates])
+            )
             row["lr"] = updates[0].metrics.get("lr")
             keep = _mean_prefixed(updates, "act_keep/")
             if keep:
@@ -216,7 +225,9 @@ def _to_tensor(array: np.ndarray) -> torch.Tensor:
 def _check_update(state: Mapping[str, np.ndarray], shapes: Mapping[str, tuple]) -> None:
     """Reject an update whose keys, shapes or values cannot be aggregated."""
     if set(state) != set(shapes):
-        raise ValueError(f"update keys differ from the model's ({sorted(set(state) ^ set(shapes))[:5]})")
+        raise ValueError(
+            f"update keys differ from the model's ({sorted(set(state) ^ set(shapes))[:5]})"
+        )
     for key, value in state.items():
         if tuple(value.shape) != tuple(shapes[key]):
             raise ValueError(f"{key}: shape {value.shape} != {shapes[key]}")
@@ -245,5 +256,6 @@ def _merge_counts(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
 def _mean_prefixed(updates: list[ClientUpdate], prefix: str) -> dict[str, float]:
     keys = sorted({k for u in updates for k in u.metrics if k.startswith(prefix)})
     return {
-        k[len(prefix) :]: float(np.mean([u.metrics[k] for u in updates if k in u.metrics])) for k in keys
+        k[len(prefix) :]: float(np.mean([u.metrics[k] for u in updates if k in u.metrics]))
+        for k in keys
     }

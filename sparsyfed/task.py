@@ -12,7 +12,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -128,5 +127,3 @@ def get_task(cfg: Mapping[str, Any]) -> Task:
             _CACHE.pop(next(iter(_CACHE)))
         task = _CACHE[key] = Task(cfg)
     return task
-
-

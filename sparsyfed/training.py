@@ -66,6 +66,7 @@ def train_sgd(
     dict
         ``train_loss`` and ``train_accuracy`` of the last epoch (means over the
         samples seen) and ``num_examples``.
+
     """
     model.train()
     optimizer = torch.optim.SGD(

@@ -131,7 +131,9 @@ def test_activation_topk_exact_forward_and_input_grad_pruned_weight_grad(make_la
         fn = lambda a, w, b: F.linear(a, w, b)  # noqa: E731
     else:
         fn = lambda a, w, b: layer._conv_forward(a, w, b)  # noqa: E731
-    ref_out, ref_gx, ref_gw_eff, ref_gb = _reference_grads(fn, x, w_eff, layer.bias, x_pruned, grad_out)
+    ref_out, ref_gx, ref_gw_eff, ref_gb = _reference_grads(
+        fn, x, w_eff, layer.bias, x_pruned, grad_out
+    )
     torch.testing.assert_close(out.detach(), ref_out)
     torch.testing.assert_close(xin.grad, ref_gx)
     # The stored parameter's gradient is the pruned dL/dw chained through Powerprop.
@@ -177,7 +179,12 @@ def test_eval_mode_does_not_prune_activations():
         assert layer.last_keep_fraction == 1.0
         assert layer._act_threshold is None
     plain = _conv_net()
-    plain.load_state_dict({k: (powerprop(v, 1.25) if k.endswith("weight") else v) for k, v in model.state_dict().items()})
+    plain.load_state_dict(
+        {
+            k: (powerprop(v, 1.25) if k.endswith("weight") else v)
+            for k, v in model.state_dict().items()
+        }
+    )
     plain.eval()
     torch.testing.assert_close(out, plain(x))
 
@@ -208,7 +215,7 @@ def test_init_inverse_power_and_seeded():
     init_weights(a, torch.Generator().manual_seed(7))
     init_weights(b, torch.Generator().manual_seed(7))
     init_weights(dense, torch.Generator().manual_seed(7))
-    for (ka, va), (kd, vd) in zip(a.state_dict().items(), dense.state_dict().items(), strict=True):
+    for (ka, va), (_, vd) in zip(a.state_dict().items(), dense.state_dict().items(), strict=True):
         assert torch.equal(va, b.state_dict()[ka])
         if ka.endswith("weight") and va.dim() > 1:
             # Same draw u; stored v = sign(u)|u|^(1/beta), so the effective weight equals u.

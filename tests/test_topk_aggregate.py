@@ -12,7 +12,11 @@ from sparsyfed.sparse.topk import global_magnitude_prune_, num_to_prune, sparsit
 @pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9, 0.95, 0.99, 1.0])
 def test_global_prune_leaves_exactly_round_s_n_zeros_and_keeps_the_largest(sparsity):
     g = torch.Generator().manual_seed(0)
-    tensors = [torch.randn(30, 7, generator=g), 0.1 * torch.randn(5, 3, 3, generator=g), torch.randn(64, generator=g)]
+    tensors = [
+        torch.randn(30, 7, generator=g),
+        0.1 * torch.randn(5, 3, 3, generator=g),
+        torch.randn(64, generator=g),
+    ]
     original = torch.cat([t.flatten().abs() for t in tensors])
     total = original.numel()
     kept = global_magnitude_prune_(tensors, sparsity)

@@ -41,6 +41,7 @@ def fedavg_pseudo_gradients(
     -------
     dict of str to Tensor
         ``theta_{t+1}``, with the dtypes of ``global_state``.
+
     """
     if not client_states:
         raise ValueError("cannot aggregate zero client updates")

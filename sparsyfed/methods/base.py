@@ -40,6 +40,7 @@ class ClientUpdate:
         Local training samples (the FedAvg weight).
     metrics : dict
         Scalar client metrics.
+
     """
 
     partition_id: int
@@ -57,6 +58,7 @@ class Method:
         The whole resolved run config (plain containers). Methods read their
         own options from ``cfg["method"]`` and the shared keys (``beta``,
         ``sparsity``, ``server_lr``) from the top level.
+
     """
 
     #: Whether ``sparsity`` changes what this method does.
@@ -93,7 +95,9 @@ class Method:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     # ----------------------------------------------------------------- server
-    def aggregate(self, global_state: Mapping[str, Tensor], updates: Sequence[ClientUpdate]) -> State:
+    def aggregate(
+        self, global_state: Mapping[str, Tensor], updates: Sequence[ClientUpdate]
+    ) -> State:
         """Combine the client updates into the next global state.
 
         Default: sample-weighted FedAvg of the pseudo-gradients

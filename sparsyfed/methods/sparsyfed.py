@@ -36,7 +36,7 @@ class SparsyFed(Method):
 
     uses_sparsity = True
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:  # noqa: D107
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
         super().__init__(cfg)
         self.act_pruning = bool(self.options.get("act_pruning", True))
         self.act_keep_floor = float(self.options.get("act_keep_floor", 1e-7))
@@ -63,5 +63,7 @@ class SparsyFed(Method):
 
     def make_update(self, model: nn.Module, received: Mapping[str, Tensor]) -> State:
         """Globally prune the conv/linear weights to exactly ``sparsity``, upload the weights."""
-        global_magnitude_prune_([layer.weight for _, layer in prunable_layers(model)], self.sparsity)
+        global_magnitude_prune_(
+            [layer.weight for _, layer in prunable_layers(model)], self.sparsity
+        )
         return super().make_update(model, received)

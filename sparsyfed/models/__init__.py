@@ -12,7 +12,9 @@ from sparsyfed.models.cnn import UniformCNN
 MODELS = ("uniform_cnn",)
 
 
-def build_model(cfg: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def build_model(
+    cfg: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int
+) -> nn.Module:
     """Build the model named by ``cfg["name"]`` for inputs of ``input_shape``.
 
     Parameters
@@ -28,6 +30,7 @@ def build_model(cfg: Mapping[str, Any], input_shape: tuple[int, ...], num_classe
     -------
     nn.Module
         The (uninitialised) model.
+
     """
     options = {k: v for k, v in cfg.items() if k != "name"}
     name = cfg.get("name")

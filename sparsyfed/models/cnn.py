@@ -30,6 +30,7 @@ class UniformCNN(nn.Module):
         Kernel size of every conv layer (odd; "same" zero padding).
     pool_layers : int
         The first ``pool_layers`` conv blocks end with a 2x max-pool.
+
     """
 
     def __init__(

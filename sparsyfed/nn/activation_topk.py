@@ -35,6 +35,7 @@ def topk_threshold(x: Tensor, keep_fraction: float) -> Tensor:
     Tensor
         A 0-d tensor ``t`` such that ``|x| >= t`` keeps at least k elements
         (ties at the threshold are kept, as in the official code).
+
     """
     flat = x.detach().abs().flatten()
     numel = flat.numel()

@@ -35,6 +35,7 @@ def init_weights(model: nn.Module, generator: torch.Generator | None = None) -> 
     -------
     nn.Module
         The same model.
+
     """
     for _, layer in prunable_layers(model):
         weight = layer.weight

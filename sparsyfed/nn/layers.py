@@ -199,6 +199,7 @@ def wrap_layers(
     -------
     nn.Module
         The same model object.
+
     """
     for name, module in model.named_modules():
         if name in skip:

@@ -12,7 +12,7 @@ from sparsyfed.sparse.codec import decode_array, encode_array, payload_codec
 
 def encode_state(state: Mapping[str, np.ndarray], codec: str = "auto") -> dict[str, bytes]:
     """Encode every array of ``state`` with ``codec`` (``auto`` picks the cheapest per tensor)."""
-    return {key: encode_array(np.ascontiguousarray(value), codec) for key, value in state.items()}
+    return {key: encode_array(np.asarray(value, order="C"), codec) for key, value in state.items()}
 
 
 def decode_state(blobs: Mapping[str, bytes | np.ndarray]) -> dict[str, np.ndarray]:
@@ -28,7 +28,9 @@ def nonzero_count(x: np.ndarray) -> int:
     return int(np.count_nonzero(as_bytes.any(axis=1)))
 
 
-def payload_report(state: Mapping[str, np.ndarray], blobs: Mapping[str, bytes | np.ndarray]) -> dict:
+def payload_report(
+    state: Mapping[str, np.ndarray], blobs: Mapping[str, bytes | np.ndarray]
+) -> dict:
     """Bytes actually encoded, the information-theoretic bound and the codecs used.
 
     Returns
@@ -37,6 +39,7 @@ def payload_report(state: Mapping[str, np.ndarray], blobs: Mapping[str, bytes | 
         ``bytes`` (sum of payload lengths), ``dense_bytes`` (raw array bytes),
         ``bound_bytes`` (sum over tensors of ``log2 C(n, k) + bits_per_value * k``
         bits, over 8), ``nnz`` and ``codecs`` (codec name -> number of tensors).
+
     """
     total = dense = nnz_total = 0
     bound_bits = 0.0

@@ -12,7 +12,7 @@ def num_to_prune(numel: int, sparsity: float) -> int:
     """Return ``round(sparsity * numel)``, the number of zeros a prune must leave."""
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity={sparsity!r} must lie in [0, 1]")
-    return int(round(sparsity * numel))
+    return round(sparsity * numel)
 
 
 @torch.no_grad()
@@ -35,6 +35,7 @@ def global_magnitude_prune_(tensors: Sequence[Tensor], sparsity: float) -> int:
     -------
     int
         The number of entries kept (``N - round(sparsity * N)``).
+
     """
     if not tensors:
         return 0
@@ -81,6 +82,7 @@ def sparsity_report(
         ``sparsity_prunable`` (zeros over prunable weights), ``sparsity_params``
         (zeros over all parameters), ``nnz_prunable``, ``numel_prunable`` and
         ``layer_sparsity`` (key -> zero fraction, every prunable tensor kept).
+
     """
     zeros_p = numel_p = 0
     layer: dict[str, float] = {}

@@ -1,0 +1,21 @@
+"""Datasets and federated partitioning for sparsyfed."""
+
+from sparsyfed.data.datasets import DATASETS, ArrayDataset, load_dataset
+from sparsyfed.data.partition import (
+    PARTITION_SCHEMES,
+    partition_iid,
+    partition_labels,
+    partition_lda,
+    partition_stats,
+)
+
+__all__ = [
+    "DATASETS",
+    "PARTITION_SCHEMES",
+    "ArrayDataset",
+    "load_dataset",
+    "partition_iid",
+    "partition_labels",
+    "partition_lda",
+    "partition_stats",
+]
