@@ -19,7 +19,7 @@ from sparsyfed.training import LR_SCHEDULES
 
 GROUPS = ("dataset", "model", "method")
 SPECTRAL_BETA = -1.0  # sentinel of the hyper-parameter-free variant (METHOD.md section 8)
-CODEC_CHOICES = ("auto", "dense", "bitmap", "coo")
+CODEC_CHOICES = ("auto", "dense", "bitmap", "coo", "ef")
 PARTITION_SCHEMES = ("lda", "iid")
 WANDB_MODES = ("disabled", "offline", "online")
 

@@ -51,7 +51,7 @@ class RunRecorder:
         self.total_rounds = int(cfg["rounds"])
         self.logger = get_logger()
         self.history: list[dict[str, Any]] = []
-        self._start = time.perf_counter()
+        self._start = self._after_first = time.perf_counter()
         (self.output_dir / CONFIG_FILE).write_text(yaml.safe_dump(dict(cfg), sort_keys=False))
         (self.output_dir / METRICS_FILE).write_text("")
         self._wandb = _start_wandb(cfg, self.output_dir)
@@ -90,8 +90,13 @@ class RunRecorder:
         """Record a finished round and print its progress line."""
         self.record(row)
         rnd = int(row["round"])
-        elapsed = time.perf_counter() - self._start
-        eta = elapsed / rnd * (self.total_rounds - rnd)
+        # The first round also pays for starting the workers: estimate from the rest.
+        if rnd == 1:
+            self._after_first = time.perf_counter()
+            per_round = row["round_seconds"]
+        else:
+            per_round = (time.perf_counter() - self._after_first) / (rnd - 1)
+        eta = per_round * (self.total_rounds - rnd)
         self.logger.info(
             "round %3d/%d  acc %.4f  loss %.4f  sparsity %.4f  up %.3f MB  down %.3f MB  "
             "%.2f s/round  ETA %s",

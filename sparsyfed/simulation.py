@@ -14,8 +14,12 @@ def quiet_environment(verbose: bool) -> None:
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
     if not verbose:
-        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-        logging.getLogger("flwr").setLevel(logging.WARNING)
+        # After flwr is imported (it sets its logger to DEBUG on import). ERROR
+        # also hides run_simulation's deprecation notice; the strategy reports
+        # dropped client updates itself.
+        import flwr.supercore.logger  # noqa: F401
+
+        logging.getLogger("flwr").setLevel(logging.ERROR)
 
 
 def simulate(cfg: Mapping[str, Any]) -> dict[str, Any]:

@@ -165,8 +165,12 @@ def test_hand_computed_sizes_100x100_float32() -> None:
     assert encoded_nbytes(x, "coo") == head + 50 * 8 == 422
     assert encoded_nbytes(x, "bitmap") == head + 1250 + 50 * 4 == 1472
     assert encoded_nbytes(x, "dense") == head + 40000
-    assert choose_codec(x) == "coo"
-    payload = encode_array(x)
+    # ef: l = floor(log2(10000 / 50)) = 7 -> 350 low bits = 44 bytes; high
+    # vector 50 + (10000 >> 7) + 1 = 129 bits = 17 bytes; then 50 values.
+    assert encoded_nbytes(x, "ef") == head + 44 + 17 + 50 * 4 == 283
+    assert choose_codec(x) == "ef"
+    assert len(encode_array(x)) == 283
+    payload = encode_array(x, "coo")
     assert len(payload) == 422
     # The flat indices sit right after the header, sorted, then the values.
     stored = np.frombuffer(payload, dtype="<i4", count=50, offset=head)
@@ -178,11 +182,18 @@ def test_auto_reaches_each_codec() -> None:
     rng = np.random.default_rng(1)
     shape = (64, 64)
     dense = make_array(rng, shape, np.float32, 1.0)
-    mid = make_array(rng, shape, np.float32, 0.2)
+    # ef beats bitmap up to ~25% density (l = 1: 2 + n / (2 * nnz) bits/position).
+    mid = make_array(rng, shape, np.float32, 0.4)
     sparse = make_array(rng, shape, np.float32, 0.005)
     assert choose_codec(dense) == "dense"
     assert choose_codec(mid) == "bitmap"
-    assert choose_codec(sparse) == "coo"
+    assert choose_codec(sparse) == "ef"
+    # coo only wins (by the tie order) for a single value in a large tensor:
+    # numel = 2**17 -> ef l = 17, 3 + 1 position bytes == coo's 4 index bytes.
+    single = np.zeros((512, 256), dtype=np.float32)
+    single[100, 7] = 2.5
+    assert encoded_nbytes(single, "coo") == encoded_nbytes(single, "ef")
+    assert choose_codec(single) == "coo"
     # 1-D, small, and non-float tensors are always dense under "auto" ...
     assert choose_codec(sparse.reshape(-1)) == "dense"
     assert choose_codec(sparse[:8, :8]) == "dense"
@@ -201,11 +212,11 @@ def test_auto_reaches_each_codec() -> None:
 def test_min_sparse_numel_boundary() -> None:
     x = np.zeros((32, 32), dtype=np.float32)
     x[3, 5] = 1.0
-    assert choose_codec(x, min_sparse_numel=1024) == "coo"
-    assert choose_codec(x) == "coo"
+    assert choose_codec(x, min_sparse_numel=1024) == "ef"
+    assert choose_codec(x) == "ef"
     assert choose_codec(x, min_sparse_numel=1025) == "dense"
     assert payload_codec(encode_array(x, min_sparse_numel=1025)) == "dense"
-    assert choose_codec(x[None], min_sparse_numel=0) == "coo"  # 3-D works too
+    assert choose_codec(x[None], min_sparse_numel=0) == "ef"  # 3-D works too
 
 
 def test_ties_resolved_in_codec_order() -> None:
@@ -214,11 +225,20 @@ def test_ties_resolved_in_codec_order() -> None:
     assert len(set(sizes.values())) == 1
     assert choose_codec(empty, min_sparse_numel=0) == "dense"
     # bitmap and coo tie at 1 byte of mask per 8 elements vs 4 index bytes:
-    # numel=32, nnz=1 -> bitmap body 4 + 4, coo body 4 + 4.
+    # numel=32, nnz=1 -> bitmap body 4 + 4, coo body 4 + 4 (ef is smaller:
+    # l = 5 -> 1 low byte, 1 + 1 + 1 high bits -> 1 byte, body 1 + 1 + 4).
     x = np.zeros((4, 8), dtype=np.float32)
     x[1, 2] = 1.5
     assert encoded_nbytes(x, "bitmap") == encoded_nbytes(x, "coo")
-    assert choose_codec(x, min_sparse_numel=0) == "bitmap"
+    assert encoded_nbytes(x, "ef") == header_len(2) + 6
+    assert choose_codec(x, min_sparse_numel=0) == "ef"
+    # bitmap and ef tie (coo is larger): numel=9, nnz=1 -> bitmap body 2 + 4,
+    # ef l = 3 -> 1 low byte, 1 + 1 + 1 high bits -> 1 byte, body 1 + 1 + 4.
+    y = np.zeros((3, 3), dtype=np.float32)
+    y[2, 1] = -1.0
+    assert encoded_nbytes(y, "bitmap") == encoded_nbytes(y, "ef") < encoded_nbytes(y, "coo")
+    assert choose_codec(y, min_sparse_numel=0) == "bitmap"
+    # coo and ef tie (numel = 2**17, nnz = 1) -> coo; see test_auto_reaches_each_codec.
 
 
 @pytest.mark.parametrize("codec", CODECS)
@@ -290,7 +310,7 @@ def test_payload_input_types_and_ownership(kind: str) -> None:
 
 def test_encode_rejects_bad_input() -> None:
     x = np.ones((2, 2), dtype=np.float32)
-    with pytest.raises(ValueError, match=r"'zip'.*dense.*bitmap.*coo"):
+    with pytest.raises(ValueError, match=r"'zip'.*dense.*bitmap.*coo.*ef"):
         encode_array(x, "zip")
     with pytest.raises(ValueError, match="zip"):
         encoded_nbytes(x, "zip")
@@ -310,6 +330,151 @@ def test_encode_rejects_bad_input() -> None:
         encode_array(np.zeros((1,) * 9, dtype=np.float32))
     with pytest.raises(ValueError):
         choose_codec(x, min_sparse_numel=-1)
+
+
+# ---------------------------------------------------------------------------
+# ef (Elias-Fano) codec
+# ---------------------------------------------------------------------------
+
+
+def pack_bits(bits: list[int]) -> bytes:
+    """Bit ``b`` of the stream is bit ``b % 8`` of byte ``b // 8``."""
+    out = bytearray((len(bits) + 7) // 8)
+    for b, bit in enumerate(bits):
+        out[b // 8] |= bit << (b % 8)
+    return bytes(out)
+
+
+def ef_low_bits(numel: int, nnz: int) -> int:
+    """floor(log2(numel / nnz)) by exact integer search."""
+    low = 0
+    while nnz << (low + 1) <= numel:
+        low += 1
+    return low
+
+
+def ef_positions(positions: list[int], numel: int) -> bytes:
+    """Reference ef position bytes, built element by element from the docs.
+
+    The positions are not checked, so tampered (unsorted) inputs can be built.
+    """
+    k = len(positions)
+    if k == 0:
+        return b""
+    low = ef_low_bits(numel, k)
+    low_stream = [(p >> j) & 1 for p in positions for j in range(low)]
+    high_stream = [0] * (k + (numel >> low) + 1)
+    for i, p in enumerate(positions):
+        high_stream[(p >> low) + i] = 1
+    return pack_bits(low_stream) + pack_bits(high_stream)
+
+
+def ef_payload(x: np.ndarray) -> bytes:
+    """Reference ef payload of ``x`` (header, positions, values)."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    pos = np.flatnonzero(flat.view(UINT[flat.dtype.itemsize]))
+    return (
+        header(3, DTYPE_CODE[flat.dtype], x.shape, pos.size)
+        + ef_positions(pos.tolist(), flat.size)
+        + flat[pos].astype(flat.dtype.newbyteorder("<")).tobytes()
+    )
+
+
+@SETTINGS
+@given(x=tensors())
+def test_ef_matches_reference_layout(x: np.ndarray) -> None:
+    payload = encode_array(x, "ef")
+    assert payload == ef_payload(x)
+    assert_bit_identical(decode_array(payload), x)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    k=st.integers(1, 300),
+    scale=st.integers(1, 40),
+    offset=st.integers(-1, 1),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_ef_low_bit_boundaries(k: int, scale: int, offset: int, seed: int) -> None:
+    # numel just below, at and above multiples of nnz (incl. nnz * 2**m).
+    n = max(k, k * scale + offset)
+    rng = np.random.default_rng(seed)
+    x = np.zeros((1, n), dtype=np.float32)
+    x[0, rng.choice(n, size=k, replace=False)] = rng.random(k, dtype=np.float32) + 1.0
+    low = ef_low_bits(n, k)
+    assert low == max(0, math.floor(math.log2(n / k)))
+    body = (k * low + 7) // 8 + (k + (n >> low) + 1 + 7) // 8 + 4 * k
+    assert encoded_nbytes(x, "ef") == header_len(2) + body
+    payload = encode_array(x, "ef")
+    assert payload == ef_payload(x)
+    assert_bit_identical(decode_array(payload), x)
+
+
+def test_ef_hand_computed_100_elements() -> None:
+    x = np.zeros((10, 10), dtype=np.float32)
+    positions = [3, 17, 42, 43, 99]
+    x.reshape(-1)[positions] = [1.0, -2.0, 3.5, np.nan, -0.0]
+    # n = 100, k = 5 -> l = floor(log2(20)) = 4: 20 low bits = 3 bytes; high
+    # vector 5 + (100 >> 4) + 1 = 12 bits = 2 bytes; then 5 float32 values.
+    assert encoded_nbytes(x, "ef") == header_len(2) + 3 + 2 + 5 * 4 == 47
+    payload = encode_array(x, "ef")
+    assert len(payload) == 47
+    head = header_len(2)
+    # low nibbles 3, 1, 10, 11, 3; high parts 0, 1, 2, 2, 6 -> bits 0, 2, 4, 5, 10.
+    assert payload[head : head + 3] == bytes([0x13, 0xBA, 0x03])
+    assert payload[head + 3 : head + 5] == bytes([0b0011_0101, 0b0000_0100])
+    assert payload[head + 5 :] == x.reshape(-1)[positions].tobytes()
+    assert_bit_identical(decode_array(payload), x)
+
+
+def test_ef_empty_body_keeps_header() -> None:
+    for x in (np.zeros((3, 4), dtype=np.float32), np.zeros((2, 0, 5), dtype=np.float64)):
+        payload = encode_array(x, "ef")
+        assert payload == header(3, DTYPE_CODE[x.dtype], x.shape, 0)
+        assert encoded_nbytes(x, "ef") == len(payload) == header_len(x.ndim)
+        assert payload_codec(payload) == "ef"
+        assert_bit_identical(decode_array(payload), x)
+
+
+@pytest.mark.parametrize("density", [0.01, 0.05])
+def test_ef_close_to_information_bound(density: float) -> None:
+    n = 1_000_000
+    k = int(n * density)
+    rng = np.random.default_rng(7)
+    x = np.zeros((1000, 1000), dtype=np.float32)
+    x.reshape(-1)[rng.choice(n, size=k, replace=False)] = rng.random(k, dtype=np.float32) + 1.0
+    size = encoded_nbytes(x, "ef")
+    bound = sparse_bound_bytes(n, k, 32)
+    assert bound <= size <= 1.05 * bound
+    assert size < encoded_nbytes(x, "coo")
+    assert choose_codec(x) == "ef"
+    payload = encode_array(x, "ef")
+    assert len(payload) == size
+    assert_bit_identical(decode_array(payload), x)
+
+
+def test_ef_tampered_decreasing_positions() -> None:
+    rng = np.random.default_rng(11)
+    x = make_array(rng, (50, 40), np.float32, 0.3)
+    flat = x.reshape(-1)
+    pos = np.flatnonzero(flat.view(np.uint32)).tolist()
+    low = ef_low_bits(flat.size, len(pos))
+    assert low == 1
+    payload = encode_array(x, "ef")
+    assert payload == ef_payload(x)
+    # Swap two neighbours that share their high part: the high vector stays
+    # valid, only the low bits change, and the decoded positions decrease.
+    i = next(i for i in range(len(pos) - 1) if pos[i] >> low == pos[i + 1] >> low)
+    pos[i], pos[i + 1] = pos[i + 1], pos[i]
+    head = header_len(2)
+    body = ef_positions(pos, flat.size)
+    tampered = payload[:head] + body + payload[head + len(body) :]
+    assert len(tampered) == len(payload)
+    low_nbytes = (len(pos) * low + 7) // 8
+    assert tampered[head + low_nbytes :] == payload[head + low_nbytes :]
+    assert payload_codec(tampered) == "ef"
+    with pytest.raises(PayloadError, match="strictly increasing"):
+        decode_array(tampered)
 
 
 # ---------------------------------------------------------------------------
@@ -416,6 +581,14 @@ def idx32(*values: int) -> bytes:
 GOOD_COO = header(2, F32, (10,), 2) + idx32(1, 4) + f32(1.0, 2.0)
 GOOD_BITMAP = header(1, F32, (10,), 2) + bytes([0b0001_0010, 0]) + f32(1.0, 2.0)
 GOOD_DENSE = header(0, F32, (2, 2), 4) + f32(1.0, 0.0, -0.0, 3.0)
+# ef, numel 10, positions 1 and 4: l = 2 -> low parts 1, 0 (4 bits, 1 byte);
+# high parts 0, 1 -> bits 0 and 2 of a 2 + (10 >> 2) + 1 = 5 bit vector.
+GOOD_EF = header(3, F32, (10,), 2) + bytes([0b0001, 0b0_0101]) + f32(1.0, 2.0)
+
+
+def ef(low: int, high: int, *values: float, nnz: int = 2) -> bytes:
+    """ef payload with numel 10 and hand-written low / high bytes."""
+    return header(3, F32, (10,), nnz) + bytes([low, high]) + f32(*values)
 
 
 def test_hand_built_payloads_decode() -> None:
@@ -426,8 +599,10 @@ def test_hand_built_payloads_decode() -> None:
     assert_bit_identical(
         decode_array(GOOD_DENSE), np.array([[1.0, 0.0], [-0.0, 3.0]], dtype=np.float32)
     )
+    assert_bit_identical(decode_array(GOOD_EF), expected)
     assert encode_array(expected, "coo") == GOOD_COO
     assert encode_array(expected, "bitmap") == GOOD_BITMAP
+    assert encode_array(expected, "ef") == GOOD_EF
 
 
 HOSTILE = {
@@ -436,7 +611,8 @@ HOSTILE = {
     "bad magic": b"XY" + GOOD_COO[2:],
     "bad version 0": GOOD_COO[:2] + b"\x00" + GOOD_COO[3:],
     "bad version 2": GOOD_COO[:2] + b"\x02" + GOOD_COO[3:],
-    "unknown codec": header(3, F32, (10,), 2) + idx32(1, 4) + f32(1.0, 2.0),
+    "unknown codec": header(4, F32, (10,), 2) + idx32(1, 4) + f32(1.0, 2.0),
+    "unknown codec 255": header(255, F32, (10,), 2) + idx32(1, 4) + f32(1.0, 2.0),
     "unknown dtype 7": header(2, 7, (10,), 2) + idx32(1, 4) + f32(1.0, 2.0),
     "unknown dtype 255": header(2, 255, (10,), 2) + idx32(1, 4) + f32(1.0, 2.0),
     "ndim 9": header(0, F32, (1,) * 9, 1) + f32(1.0),
@@ -459,6 +635,25 @@ HOSTILE = {
     "bitmap zero value": header(1, F32, (10,), 2) + bytes([0b0001_0010, 0]) + f32(0.0, 2.0),
     "bool value 2 dense": header(0, DTYPE_CODE[np.dtype(bool)], (2,), 2) + bytes([1, 2]),
     "bool value 2 coo": header(2, DTYPE_CODE[np.dtype(bool)], (4,), 1) + idx32(2) + bytes([2]),
+    "ef popcount high": ef(0b0001, 0b0_0111, 1.0, 2.0),
+    "ef popcount low": ef(0b0001, 0b0_0001, 1.0, 2.0),
+    "ef popcount zero": ef(0b0001, 0b0_0000, 1.0, 2.0),
+    "ef high padding bits": ef(0b0001, 0b10_0101, 1.0, 2.0),
+    "ef low padding bits": ef(0b1_0001, 0b0_0101, 1.0, 2.0),
+    # both high parts 0, low parts 3 then 1 -> positions 3, 1
+    "ef decreasing": ef(0b0111, 0b0_0011, 1.0, 2.0),
+    # both high parts 0, low parts 2 and 2 -> positions 2, 2
+    "ef repeated position": ef(0b1010, 0b0_0011, 1.0, 2.0),
+    # high parts 0, 2 and low parts 1, 2 -> positions 1, 10
+    "ef position == numel": ef(0b1001, 0b0_1001, 1.0, 2.0),
+    # last bit of the high vector: high part 3 -> position 12
+    "ef position past end": ef(0b0001, 0b1_0001, 1.0, 2.0),
+    "ef zero value": ef(0b0001, 0b0_0101, 1.0, 0.0),
+    "bool value 2 ef": header(3, DTYPE_CODE[np.dtype(bool)], (4,), 1) + bytes([2, 1, 2]),
+    "truncated ef": GOOD_EF[:-1],
+    "truncated ef positions": GOOD_EF[: header_len(1) + 1],
+    "trailing ef": GOOD_EF + b"\x00",
+    "trailing ef empty": header(3, F32, (10,), 0) + b"\x00",
     "truncated coo": GOOD_COO[:-1],
     "truncated bitmap": GOOD_BITMAP[:-3],
     "truncated dense": GOOD_DENSE[:-4],
@@ -470,7 +665,7 @@ HOSTILE = {
 
 # Cases whose header (including the total length) is consistent; only the body
 # contents are wrong, so payload_codec() accepts them but decode_array() must not.
-BODY_LEVEL = {name for name in HOSTILE if name.startswith(("coo ", "bitmap ", "bool "))}
+BODY_LEVEL = {name for name in HOSTILE if name.startswith(("coo ", "bitmap ", "ef ", "bool "))}
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))

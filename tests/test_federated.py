@@ -48,6 +48,8 @@ def test_upload_prunable_weights_have_exactly_target_sparsity(tmp_path):
     numel = sum(upload[k].size for k in prunable)
     zeros = sum(int((upload[k] == 0).sum()) for k in prunable)
     assert zeros == round(0.9 * numel)
+    # Bit-level too: pruned entries are +0.0, so the wire carries exactly the kept values.
+    assert sum(nonzero_count(upload[k]) for k in prunable) == numel - zeros
     # Biases and BatchNorm are never pruned.
     for key, value in upload.items():
         if key not in prunable and value.dtype.kind == "f" and "running" not in key:
@@ -103,7 +105,7 @@ def test_round_metrics_bytes_are_encoded_lengths_and_sparse_beats_dense(tmp_path
     assert r["uplink_bound_bytes"] <= r["uplink_bytes"]
     assert r["downlink_bytes"] == 3 * r["downlink_bytes_per_client"]
     assert r["downlink_bound_bytes"] <= r["downlink_bytes"]
-    assert set(r["uplink_codecs"]) <= {"dense", "bitmap", "coo"}
+    assert set(r["uplink_codecs"]) <= {"dense", "bitmap", "coo", "ef"}
     assert summary["uplink_bytes_total"] == sum(x["uplink_bytes"] for x in rows[1:])
     for name in ("config.yaml", "metrics.jsonl", "summary.json", "partitions.json"):
         assert (tmp_path / "run" / name).is_file()

@@ -22,6 +22,8 @@ def test_global_prune_leaves_exactly_round_s_n_zeros_and_keeps_the_largest(spars
     kept = global_magnitude_prune_(tensors, sparsity)
     flat = torch.cat([t.flatten() for t in tensors])
     assert int((flat == 0).sum()) == num_to_prune(total, sparsity) == total - kept
+    zeros = flat[flat == 0]
+    assert not torch.signbit(zeros).any()  # +0.0 only: -0.0 would cost bytes on the wire
     if 0 < kept < total:
         survivors = original[flat != 0]
         victims = original[flat == 0]

@@ -2,7 +2,7 @@
 
 Every tensor is serialised to one ``bytes`` object that carries its own
 codec, dtype and shape, so a receiver needs nothing but the payload to rebuild
-the array. Three codecs are available; :func:`choose_codec` picks the smallest
+the array. Four codecs are available; :func:`choose_codec` picks the smallest
 one for a given tensor.
 
 Wire format (version 1)
@@ -12,7 +12,7 @@ All integers are little-endian. The header is ``14 + 4 * ndim`` bytes::
     offset  size       field
     0       2          magic, the ASCII bytes ``b"SF"``
     2       1          version (u8), always 1
-    3       1          codec id (u8): 0 = dense, 1 = bitmap, 2 = coo
+    3       1          codec id (u8): 0 = dense, 1 = bitmap, 2 = coo, 3 = ef
     4       1          dtype code (u8), see the table below
     5       1          ndim (u8), at most 8
     6       4 * ndim   shape, one u32 per dimension (C order)
@@ -34,6 +34,23 @@ The body follows the header directly (no padding, no alignment):
 ``coo``
     ``nnz`` int32 flat (C-order) indices, strictly increasing, followed by the
     ``nnz`` values at those indices. Only available when ``numel < 2**31``.
+``ef``
+    The flat (C-order) indices of the kept elements, Elias-Fano coded, then
+    the ``nnz`` kept values in C order. With ``n = numel``, ``k = nnz >= 1``
+    and ``l = floor(log2(n / k))`` low bits per index (not stored; computed
+    exactly as ``(n // k).bit_length() - 1``) the body is:
+
+    1. ``ceil(k * l / 8)`` bytes of low bits: bit ``j`` of index number ``i``
+       is bit ``b = i * l + j`` of the stream, stored as bit ``b % 8`` of
+       byte ``b // 8``;
+    2. ``ceil(h / 8)`` bytes of high bits, ``h = k + (n >> l) + 1``: a bit
+       vector, packed the same way, with bit ``(index_i >> l) + i`` set for
+       every ``i`` and all other bits clear (the high parts in unary);
+    3. the ``k`` values.
+
+    The padding bits at the end of both bit streams are zero. For
+    ``nnz == 0`` the body is empty. The positions cost about
+    ``2 + log2(n / k)`` bits each, close to the ``log2(C(n, k)) / k`` bound.
 
 "Non-zero" is defined on the bit pattern: an element is kept iff its bytes are
 not all zero. Hence ``-0.0`` and every NaN are kept as values, and decoding
@@ -69,7 +86,7 @@ __all__ = [
     "payload_codec",
 ]
 
-CODECS: tuple[str, ...] = ("dense", "bitmap", "coo")
+CODECS: tuple[str, ...] = ("dense", "bitmap", "coo", "ef")
 """Codec names; the position of a name is its codec id on the wire."""
 
 MAGIC = b"SF"
@@ -97,6 +114,7 @@ _UINT_BY_SIZE: dict[int, np.dtype] = {
     8: np.dtype("<u8"),
 }
 _INDEX_DTYPE = np.dtype("<i4")
+_EF_LOW_DTYPE = np.dtype("<u4")  # holds the l <= 30 low bits of an ef index
 _PREFIX = struct.Struct("<2sBBBB")
 _NNZ = struct.Struct("<Q")
 _FIXED_HEADER = _PREFIX.size + _NNZ.size  # 14 bytes, plus 4 per dimension
@@ -139,6 +157,19 @@ def header_nbytes(ndim: int) -> int:
     return _FIXED_HEADER + 4 * ndim
 
 
+def _ef_layout(numel: int, nnz: int) -> tuple[int, int, int]:
+    """Elias-Fano layout ``(l, low_nbytes, high_nbits)`` for ``nnz`` indices < ``numel``.
+
+    ``l = floor(log2(numel / nnz))`` is the number of low bits per index (so at
+    most 30 for ``numel < 2**31``), ``low_nbytes = ceil(nnz * l / 8)`` and
+    ``high_nbits = nnz + (numel >> l) + 1``. Everything is zero for ``nnz == 0``.
+    """
+    if nnz <= 0:
+        return 0, 0, 0
+    low = max(0, (numel // nnz).bit_length() - 1)
+    return low, (nnz * low + 7) // 8, nnz + (numel >> low) + 1
+
+
 def _payload_nbytes(codec: str, ndim: int, numel: int, nnz: int, itemsize: int) -> int:
     """Exact payload length for the given header fields (no validation)."""
     head = _FIXED_HEADER + 4 * ndim
@@ -146,6 +177,9 @@ def _payload_nbytes(codec: str, ndim: int, numel: int, nnz: int, itemsize: int) 
         return head + numel * itemsize
     if codec == "bitmap":
         return head + (numel + 7) // 8 + nnz * itemsize
+    if codec == "ef":
+        _, low_nbytes, high_nbits = _ef_layout(numel, nnz)
+        return head + low_nbytes + (high_nbits + 7) // 8 + nnz * itemsize
     return head + nnz * (_INDEX_DTYPE.itemsize + itemsize)
 
 
@@ -189,6 +223,27 @@ def _keep_mask(flat: np.ndarray) -> np.ndarray:
     return flat.view(_UINT_BY_SIZE[flat.dtype.itemsize]) != 0
 
 
+def _ef_encode(idx: np.ndarray, numel: int) -> list[bytes]:
+    """Elias-Fano bytes (low bits, then high bits) of strictly increasing ``idx``."""
+    k = idx.size
+    low, _, high_nbits = _ef_layout(numel, k)
+    if k == 0:
+        return []
+    idx = idx.astype(np.int64, copy=False)
+    parts = []
+    if low:
+        # Row i of the (k, l) bit matrix holds the low l bits of idx[i], least
+        # significant first; flattened in C order it is exactly the bit stream.
+        lows = (idx & ((1 << low) - 1)).astype(_EF_LOW_DTYPE).view(np.uint8)
+        lows = lows.reshape(k, _EF_LOW_DTYPE.itemsize)
+        bits = np.unpackbits(lows, axis=1, count=low, bitorder="little")
+        parts.append(np.packbits(bits, bitorder="little").tobytes())
+    high = np.zeros(high_nbits, dtype=bool)
+    high[(idx >> low) + np.arange(k, dtype=np.int64)] = True
+    parts.append(np.packbits(high, bitorder="little").tobytes())
+    return parts
+
+
 def _best_codec(arr: np.ndarray, nnz: int) -> str:
     """Smallest eligible codec; ties resolved in the order of :data:`CODECS`."""
     sizes = {
@@ -220,8 +275,8 @@ def choose_codec(x: np.ndarray, min_sparse_numel: int = 1024) -> str:
     str
         ``"dense"`` if ``x.ndim <= 1``, ``x.size < min_sparse_numel`` or the
         dtype is not floating point; otherwise the codec among
-        ``("dense", "bitmap", "coo")`` with the smallest encoded size, ties
-        resolved in that order.
+        ``("dense", "bitmap", "coo", "ef")`` with the smallest encoded size,
+        ties resolved in that order.
 
     Raises
     ------
@@ -318,6 +373,10 @@ def encode_array(x: np.ndarray, codec: str = "auto", min_sparse_numel: int = 102
         if codec == "bitmap":
             values = flat[mask]
             parts = [np.packbits(mask, bitorder="little").tobytes(), values.tobytes()]
+        elif codec == "ef":
+            idx = np.flatnonzero(mask)
+            values = flat[idx]
+            parts = [*_ef_encode(idx, arr.size), values.tobytes()]
         else:
             idx = np.flatnonzero(mask)
             values = flat[idx]
@@ -447,6 +506,38 @@ def _zeros(numel: int, dtype: np.dtype) -> np.ndarray:
         raise PayloadError(f"cannot allocate {numel} elements of {dtype}") from exc
 
 
+def _unpack_bits(packed: np.ndarray, nbits: int, what: str) -> np.ndarray:
+    """Unpack ``nbits`` little-order bits, rejecting set padding bits after them."""
+    rem = nbits % 8
+    if rem and int(packed[-1]) >> rem:
+        raise PayloadError(f"{what} padding bits are not zero")
+    return np.unpackbits(packed, count=nbits, bitorder="little")
+
+
+def _ef_decode(body: np.ndarray, numel: int, nnz: int) -> np.ndarray:
+    """Validated int64 positions of an ef body (whose length is already checked)."""
+    low, low_nbytes, high_nbits = _ef_layout(numel, nnz)
+    if nnz == 0:
+        return np.zeros(0, dtype=np.int64)
+    high_end = low_nbytes + (high_nbits + 7) // 8
+    high_bits = _unpack_bits(body[low_nbytes:high_end], high_nbits, "ef high-bit vector")
+    ones = np.flatnonzero(high_bits)
+    if ones.size != nnz:
+        raise PayloadError(f"ef high-bit vector has {ones.size} set bits, expected nnz {nnz}")
+    pos = (ones.astype(np.int64) - np.arange(nnz, dtype=np.int64)) << low
+    if low:
+        bits = _unpack_bits(body[:low_nbytes], nnz * low, "ef low-bit stream").reshape(nnz, low)
+        rows = np.packbits(bits, axis=1, bitorder="little")  # (nnz, ceil(l / 8)) bytes
+        lows = np.zeros((nnz, _EF_LOW_DTYPE.itemsize), dtype=np.uint8)
+        lows[:, : rows.shape[1]] = rows
+        pos |= lows.view(_EF_LOW_DTYPE).reshape(nnz).astype(np.int64)
+    if not np.all(pos[1:] > pos[:-1]):
+        raise PayloadError("ef positions are not strictly increasing")
+    if int(pos[-1]) >= numel:
+        raise PayloadError(f"ef position {int(pos[-1])} out of range [0, {numel})")
+    return pos
+
+
 def _decode_body(buf: np.ndarray, hdr: _Header) -> np.ndarray:
     body = buf[hdr.nbytes :]
     wire = hdr.dtype
@@ -472,6 +563,12 @@ def _decode_body(buf: np.ndarray, hdr: _Header) -> np.ndarray:
         _check_values(values, wire)
         out = _zeros(hdr.numel, native)
         out[mask] = values
+    elif hdr.codec == "ef":
+        pos = _ef_decode(body, hdr.numel, hdr.nnz)
+        values = body[body.size - hdr.nnz * wire.itemsize :].view(wire)
+        _check_values(values, wire)
+        out = _zeros(hdr.numel, native)
+        out[pos] = values
     else:
         nidx = hdr.nnz * _INDEX_DTYPE.itemsize
         idx = body[:nidx].view(_INDEX_DTYPE)
@@ -522,8 +619,10 @@ def decode_array(
         code, ndim > 8, more than ``max_numel`` elements, nnz > numel, a
         length that does not match the header exactly, coo indices out of
         range or not strictly increasing, a bitmap whose popcount differs from
-        nnz or whose padding bits are set, or stored sparse values that are
-        zero. No other exception type escapes.
+        nnz or whose padding bits are set, an ef high-bit vector whose
+        popcount differs from nnz, ef padding bits that are set, ef positions
+        that are not strictly increasing or not below numel, or stored sparse
+        values that are zero. No other exception type escapes.
 
     """
     buf = _as_bytes_array(payload)

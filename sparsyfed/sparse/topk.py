@@ -50,7 +50,9 @@ def global_magnitude_prune_(tensors: Sequence[Tensor], sparsity: float) -> int:
     offset = 0
     for t in tensors:
         n = t.numel()
-        t.mul_(mask[offset : offset + n].view_as(t))
+        # masked_fill writes +0.0; multiplying by the mask would leave -0.0 for
+        # negative weights, a non-zero bit pattern that the codecs must send.
+        t.masked_fill_(~mask[offset : offset + n].view_as(t), 0.0)
         offset += n
     return keep
 
