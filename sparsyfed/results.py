@@ -51,6 +51,7 @@ class RunRecorder:
         self.total_rounds = int(cfg["rounds"])
         self.logger = get_logger()
         self.history: list[dict[str, Any]] = []
+        self._empty_layers: set[str] = set()
         self._start = self._after_first = time.perf_counter()
         (self.output_dir / CONFIG_FILE).write_text(yaml.safe_dump(dict(cfg), sort_keys=False))
         (self.output_dir / METRICS_FILE).write_text("")
@@ -89,6 +90,7 @@ class RunRecorder:
     def round_done(self, row: Mapping[str, Any]) -> None:
         """Record a finished round and print its progress line."""
         self.record(row)
+        self.warn_empty_layers(row)
         rnd = int(row["round"])
         # The first round also pays for starting the workers: estimate from the rest.
         if rnd == 1:
@@ -104,6 +106,16 @@ class RunRecorder:
             row["uplink_bytes"] / MB, row["downlink_bytes"] / MB, row["round_seconds"],
             _format_seconds(eta),
         )  # fmt: skip
+
+    def warn_empty_layers(self, row: Mapping[str, Any]) -> None:
+        """Warn once per layer when a prunable layer has lost every weight."""
+        for layer, sparsity in row.get("layer_sparsity", {}).items():
+            if sparsity >= 1.0 and layer not in self._empty_layers:
+                self._empty_layers.add(layer)
+                self.logger.warning(
+                    "round %d: layer %s is 100%% sparse (collapsed); see layer_sparsity in %s",
+                    row["round"], layer, METRICS_FILE,
+                )  # fmt: skip
 
     def finish(self) -> dict[str, Any]:
         """Write ``summary.json``, print the final line, and return the summary."""

@@ -105,28 +105,22 @@ class SparseFedStrategy(Strategy):
         updates: list[ClientUpdate] = []
         uplink: list[dict[str, Any]] = []
         dropped: list[str] = []
+        expected_nodes = {self.partition_to_node[pid]: pid for pid in self._round_clients}
         for reply in replies:
+            node = reply.metadata.src_node_id
             if reply.has_error():
-                dropped.append(f"node {reply.metadata.src_node_id}: {reply.error.reason[-300:]}")
+                dropped.append(f"node {node}: {reply.error.reason[-300:]}")
                 continue
-            metrics = {k: float(v) for k, v in reply.content["metrics"].items()}
-            pid = int(metrics.pop("partition-id"))
             try:
-                blobs = record_to_blobs(reply.content["arrays"])
-                state = decode_state(blobs)
-                _check_update(state, self.server.shapes)
-            except (PayloadError, ValueError) as err:
-                dropped.append(f"partition {pid}: {err}")
+                update, blobs = self._parse_reply(reply, expected_nodes.get(node))
+            except (PayloadError, ValueError, KeyError, TypeError) as err:
+                dropped.append(f"node {node} (partition {expected_nodes.get(node)}): {err}")
                 continue
-            uplink.append(payload_report(state, blobs) | {"partition_id": pid})
-            updates.append(
-                ClientUpdate(
-                    partition_id=pid,
-                    state={k: _to_tensor(v) for k, v in state.items()},
-                    num_examples=int(metrics.pop("num-examples")),
-                    metrics=metrics,
-                )
+            uplink.append(
+                payload_report(update.state, blobs) | {"partition_id": update.partition_id}
             )
+            update.state = {k: torch.from_numpy(v) for k, v in update.state.items()}
+            updates.append(update)
         for reason in dropped:
             self.recorder.logger.warning("round %d: dropped update from %s", server_round, reason)
         if not updates:
@@ -137,6 +131,23 @@ class SparseFedStrategy(Strategy):
         server_metrics = self.server.apply_updates(server_round, updates)
         self._last_train = (updates, uplink, dropped, server_metrics)
         return None, MetricRecord({"num-updates": len(updates)})
+
+    def _parse_reply(self, reply: Message, partition_id: int | None) -> tuple[ClientUpdate, dict]:
+        """Validate and decode one reply; raise on anything that cannot be aggregated."""
+        if partition_id is None:
+            raise ValueError("reply from a node that was not asked to train")
+        metrics = {k: float(v) for k, v in reply.content["metrics"].items()}
+        if int(metrics.pop("partition-id")) != partition_id:
+            raise ValueError("reply names another partition than its node holds")
+        num_examples = int(metrics.pop("num-examples"))
+        if num_examples <= 0:
+            raise ValueError(f"num-examples={num_examples} must be positive")
+        blobs = record_to_blobs(reply.content["arrays"])
+        state = decode_state(blobs, expected=self.server.shapes)
+        for key, value in state.items():
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise ValueError(f"{key}: non-finite values")
+        return ClientUpdate(partition_id, state, num_examples, metrics), blobs
 
     # ------------------------------------------------------------- evaluation
     def configure_evaluate(
@@ -216,23 +227,6 @@ class SparseFedStrategy(Strategy):
                 row["act_keep_fraction"] = keep
                 row["act_density"] = _mean_prefixed(updates, "act_density/")
         return row
-
-
-def _to_tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(array)
-
-
-def _check_update(state: Mapping[str, np.ndarray], shapes: Mapping[str, tuple]) -> None:
-    """Reject an update whose keys, shapes or values cannot be aggregated."""
-    if set(state) != set(shapes):
-        raise ValueError(
-            f"update keys differ from the model's ({sorted(set(state) ^ set(shapes))[:5]})"
-        )
-    for key, value in state.items():
-        if tuple(value.shape) != tuple(shapes[key]):
-            raise ValueError(f"{key}: shape {value.shape} != {shapes[key]}")
-        if value.dtype.kind == "f" and not np.isfinite(value).all():
-            raise ValueError(f"{key}: non-finite values")
 
 
 def _flat_sparsity(server: FederatedServer) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from flwr.app import Array
 from inprocess_grid import run_inprocess
 
@@ -152,3 +153,48 @@ def test_malformed_update_is_dropped_and_round_completes(tmp_path, corruption):
     assert rows[1]["num_updates"] == 2
     assert len(rows[1]["dropped_updates"]) == 1
     assert np.isfinite(rows[-1]["accuracy"])
+
+
+def test_batchnorm_counters_stay_integer_and_bn_stats_are_averaged(tmp_path):
+    from sparsyfed.methods import ClientUpdate
+
+    cfg = tiny_cfg(tmp_path)
+    server = FederatedServer(cfg)
+    task = get_task(cfg)
+    updates = []
+    for pid in (0, 1):
+        upload, metrics = run_client_round(task, pid, 1, server.global_arrays())
+        updates.append(
+            ClientUpdate(
+                pid, {k: torch.from_numpy(v) for k, v in upload.items()}, metrics["num_examples"]
+            )
+        )
+    server.apply_updates(1, updates)
+    counters = [k for k in server.state if k.endswith("num_batches_tracked")]
+    assert counters
+    for key in counters:
+        assert server.state[key].dtype == torch.int64
+        assert server.state[key].item() == updates[0].state[key].item()  # equal sizes -> same count
+    mean_key = next(k for k in server.state if k.endswith("running_mean"))
+    expected = (updates[0].state[mean_key].double() + updates[1].state[mean_key].double()) / 2
+    torch.testing.assert_close(server.state[mean_key].double(), expected)
+
+
+def test_recorder_warns_once_when_a_layer_collapses(tmp_path):
+    import logging
+
+    from sparsyfed.results import RunRecorder
+
+    cfg = tiny_cfg(tmp_path)
+    recorder = RunRecorder(tmp_path / "rec", cfg)
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    recorder.logger.addHandler(handler)
+    try:
+        row = {"round": 3, "layer_sparsity": {"a.weight": 0.9, "b.weight": 1.0}}
+        recorder.warn_empty_layers(row)
+        recorder.warn_empty_layers(row | {"round": 4})
+    finally:
+        recorder.logger.removeHandler(handler)
+    assert len(seen) == 1 and "b.weight" in seen[0] and "100% sparse" in seen[0]

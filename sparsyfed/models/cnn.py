@@ -29,7 +29,10 @@ class UniformCNN(nn.Module):
     kernel_size : int
         Kernel size of every conv layer (odd; "same" zero padding).
     pool_layers : int
-        The first ``pool_layers`` conv blocks end with a 2x max-pool.
+        Number of conv blocks that end with a 2x max-pool.
+    pool_start : int
+        Index of the first block with a max-pool (blocks ``pool_start`` to
+        ``pool_start + pool_layers - 1`` pool).
 
     """
 
@@ -42,6 +45,7 @@ class UniformCNN(nn.Module):
         depth: int = 6,
         kernel_size: int = 5,
         pool_layers: int = 3,
+        pool_start: int = 0,
     ) -> None:
         super().__init__()
         if spatial_dims not in (1, 2):
@@ -57,7 +61,7 @@ class UniformCNN(nn.Module):
                 norm(width),
                 nn.ReLU(inplace=True),
             ]
-            if i < pool_layers:
+            if pool_start <= i < pool_start + pool_layers:
                 block.append(pool(2))
             blocks.append(nn.Sequential(*block))
             channels = width

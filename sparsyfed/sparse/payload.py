@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from sparsyfed.sparse.bounds import sparse_bound_bits
-from sparsyfed.sparse.codec import decode_array, encode_array, payload_codec
+from sparsyfed.sparse.codec import PayloadError, decode_array, encode_array, payload_codec
 
 
 def encode_state(state: Mapping[str, np.ndarray], codec: str = "auto") -> dict[str, bytes]:
@@ -15,9 +16,38 @@ def encode_state(state: Mapping[str, np.ndarray], codec: str = "auto") -> dict[s
     return {key: encode_array(np.asarray(value, order="C"), codec) for key, value in state.items()}
 
 
-def decode_state(blobs: Mapping[str, bytes | np.ndarray]) -> dict[str, np.ndarray]:
-    """Decode a mapping produced by :func:`encode_state`."""
-    return {key: decode_array(blob) for key, blob in blobs.items()}
+def decode_state(
+    blobs: Mapping[str, bytes | np.ndarray], expected: Mapping[str, tuple[int, ...]] | None = None
+) -> dict[str, np.ndarray]:
+    """Decode a mapping produced by :func:`encode_state`.
+
+    Parameters
+    ----------
+    blobs : mapping of str to bytes
+        The payloads.
+    expected : mapping of str to shape, optional
+        When given (the receiver knows the model), the keys must match exactly
+        and every payload must decode to its expected shape; the element-count
+        limit is set from it before anything is allocated.
+
+    Raises
+    ------
+    PayloadError
+        For a malformed payload, a missing or unexpected key, or a wrong shape.
+
+    """
+    if expected is None:
+        return {key: decode_array(blob) for key, blob in blobs.items()}
+    if set(blobs) != set(expected):
+        diff = sorted(set(blobs) ^ set(expected))
+        raise PayloadError(f"payload keys differ from the model's: {diff[:5]}")
+    state = {}
+    for key, shape in expected.items():
+        value = decode_array(blobs[key], max_numel=max(1, math.prod(shape)))
+        if tuple(value.shape) != tuple(shape):
+            raise PayloadError(f"{key}: shape {tuple(value.shape)} != expected {tuple(shape)}")
+        state[key] = value
+    return state
 
 
 def nonzero_count(x: np.ndarray) -> int:

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Faithfulness check on the default task (CALIBRATION.md setting): dense FedAvg and
+# SparsyFed at S = 0.95 and 0.99, seeds 0, 1, 2, 40 rounds each; then the table.
+# About 12-15 minutes on 2 cores. Usage: scripts/reproduce_default.sh [OUT_DIR] [extra overrides]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-results/default}"
+shift || true
+export FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1
+py=.venv/bin/python
+$py -m sparsyfed -m method=fedavg seed=0,1,2 "hydra.sweep.dir=$out/fedavg" "$@"
+$py -m sparsyfed -m method=sparsyfed sparsity=0.95,0.99 seed=0,1,2 "hydra.sweep.dir=$out/sparsyfed" "$@"
+$py scripts/summarize.py "$out"

@@ -1,0 +1,101 @@
+"""Summarise run directories into a Markdown table (mean ± std over seeds).
+
+Usage::
+
+    python scripts/summarize.py DIR [DIR ...] [--from-round 10]
+
+Every directory below DIR holding ``summary.json``, ``metrics.jsonl`` and
+``config.yaml`` (one run of ``python -m sparsyfed`` or ``flwr run .``) is read;
+runs that differ only in ``seed`` form one row. Nothing is re-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+
+def load_runs(roots: list[Path]) -> list[dict]:
+    runs = []
+    for root in roots:
+        for summary_path in sorted(root.rglob("summary.json")):
+            run_dir = summary_path.parent
+            rows = [
+                json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+            ]
+            cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+            runs.append({"summary": json.loads(summary_path.read_text()), "rows": rows, "cfg": cfg})
+    return runs
+
+
+def _mean_std(values: list[float], fmt: str = ".3f") -> str:
+    if len(values) == 1:
+        return f"{values[0]:{fmt}}"
+    return f"{statistics.mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}"
+
+
+def run_stats(run: dict, from_round: int) -> dict:
+    rows = [r for r in run["rows"] if r["round"] > 0]
+    target = run["cfg"]["sparsity"] if run["summary"]["method"] != "fedavg" else 0.0
+    late = [r for r in rows if r["round"] >= from_round] or rows
+    up = sum(r["uplink_bytes"] for r in rows)
+    up_dense = sum(r["uplink_dense_bytes"] for r in rows)
+    down = sum(r["downlink_bytes"] for r in rows)
+    down_dense = sum(r["downlink_dense_bytes"] for r in rows)
+    return {
+        "acc_last3": run["summary"]["mean_accuracy_last3"],
+        "acc_final": run["summary"]["final_accuracy"],
+        "sparsity_final": rows[-1]["sparsity_prunable"],
+        "max_gap": max(abs(r["sparsity_prunable"] - target) for r in late),
+        "up_mb": up / 1e6,
+        "down_mb": down / 1e6,
+        "up_ratio": up_dense / up,
+        "down_ratio": down_dense / down,
+        "bound_ratio": up / sum(r["uplink_bound_bytes"] for r in rows),
+        "seconds": run["summary"]["wall_seconds"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("dirs", nargs="+", type=Path)
+    parser.add_argument(
+        "--from-round", type=int, default=10, help="first round of the sparsity-gap column"
+    )
+    args = parser.parse_args()
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for run in load_runs(args.dirs):
+        s, cfg = run["summary"], run["cfg"]
+        key = (s["dataset"], s["method"], cfg["beta"], s["sparsity_target"] if s["method"] != "fedavg" else 0.0,
+               cfg["partition"]["alpha"], cfg["rounds"])  # fmt: skip
+        groups[key].append(run_stats(run, args.from_round))
+    print(
+        "| dataset | method | β | S | α | rounds | seeds | accuracy (mean of last 3 rounds) | final accuracy "
+        f"| global prunable sparsity | max \\|sparsity − S\\| from round {args.from_round} "
+        "| uplink MB (total) | dense ÷ uplink | downlink MB (total) | dense ÷ downlink | uplink ÷ bound | s/run |"
+    )
+    print("|" + "---|" * 17)
+    for key in sorted(groups):
+        st = groups[key]
+
+        def col(name: str, fmt: str = ".3f", st: list[dict] = st) -> str:
+            return _mean_std([x[name] for x in st], fmt)
+
+        def mean(name: str, st: list[dict] = st) -> float:
+            return statistics.mean(x[name] for x in st)
+
+        print(
+            f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {key[5]} | {len(st)} | {col('acc_last3')} "
+            f"| {col('acc_final')} | {col('sparsity_final', '.4f')} | {col('max_gap', '.4f')} | {col('up_mb', '.2f')} "
+            f"| {mean('up_ratio'):.1f}x | {col('down_mb', '.2f')} | {mean('down_ratio'):.1f}x "
+            f"| {mean('bound_ratio'):.3f} | {mean('seconds'):.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
