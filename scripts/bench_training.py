@@ -83,7 +83,9 @@ def main() -> None:
             evals[k].append(time_eval(models[k], x_eval, 20))
     base_t = statistics.median(train["dense"])
     base_e = statistics.median(evals["dense"])
-    print(f"batch {args.batch}, sparsity {args.sparsity}, {args.threads} thread(s), median of {args.blocks} blocks")
+    print(
+        f"batch {args.batch}, sparsity {args.sparsity}, {args.threads} thread(s), median of {args.blocks} blocks"
+    )
     print(f"{'model':<10} {'train ms/step':>14} {'x dense':>8} {'eval ms/256':>12} {'x dense':>8}")
     for k in kinds:
         t, e = statistics.median(train[k]), statistics.median(evals[k])

@@ -225,3 +225,12 @@ def test_init_inverse_power_and_seeded():
             assert vd.abs().max() <= 2 * sigma + 1e-6
         elif ka.endswith("bias"):
             assert torch.all(va == 0)
+
+
+def test_powerprop_gradient_matches_autograd_of_the_formula():
+    v = torch.tensor([-1.3, -0.2, 0.05, 0.7, 2.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: powerprop(t, 1.25), (v,))
+    ref = v.detach().clone().requires_grad_(True)
+    (torch.sign(ref) * ref.abs().pow(1.25)).sum().backward()
+    powerprop(v, 1.25).sum().backward()
+    torch.testing.assert_close(v.grad, ref.grad)

@@ -16,6 +16,7 @@ plain model exchange weights freely.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -30,15 +31,38 @@ from sparsyfed.nn.activation_topk import (
 ACT_THRESHOLD_MODES = ("first_batch", "per_batch")
 
 
+class _PowerProp(torch.autograd.Function):
+    """``w = sign(v)|v|^beta`` with the analytic gradient ``beta |v|^(beta - 1)``.
+
+    Computed as ``v * |v|^(beta - 1)``, which needs one (costly) ``pow`` per call
+    for both passes; the explicit backward ``beta |v|^(beta - 1) * grad`` is
+    exactly 0 at ``v = 0`` for ``beta > 1``, where autograd through this form
+    would give NaN (0 * inf).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, v: Tensor, beta: float) -> Tensor:  # type: ignore[override]
+        scale = v.abs().pow_(beta - 1.0)
+        ctx.save_for_backward(scale)
+        ctx.beta = beta
+        return v * scale
+
+    @staticmethod
+    def backward(ctx: Any, grad_w: Tensor):  # type: ignore[override]
+        (scale,) = ctx.saved_tensors
+        return grad_w * scale * ctx.beta, None
+
+
 def powerprop(v: Tensor, beta: float) -> Tensor:
     """Return the Powerpropagation weight ``sign(v) * |v|**beta``.
 
-    The ``sign * abs**beta`` form has a zero gradient at ``v = 0`` for
-    ``beta > 1``; the equivalent ``v * |v|**(beta - 1)`` gives NaN there.
+    The derivative ``beta * |v|**(beta - 1)`` is written out, so the gradient at
+    ``v = 0`` is exactly 0 for ``beta > 1`` (autograd through
+    ``v * |v|**(beta - 1)`` would give NaN there).
     """
     if beta == 1.0:
         return v
-    return torch.sign(v) * v.abs().pow(beta)
+    return _PowerProp.apply(v, beta)
 
 
 class SparseLayerMixin:
@@ -52,7 +76,7 @@ class SparseLayerMixin:
     cache_threshold: bool = False
     _act_threshold: Tensor | None = None
     last_keep_fraction: float = 1.0
-    last_act_density: float = 1.0
+    _act_nnz: tuple[Tensor, int] | None = None
 
     def configure(
         self,
@@ -79,7 +103,7 @@ class SparseLayerMixin:
         """Forget the cached activation threshold (done at every round start)."""
         self._act_threshold = None
         self.last_keep_fraction = 1.0
-        self.last_act_density = 1.0
+        self._act_nnz = None
 
     def effective_weight(self) -> Tensor:
         """Return the weight used in the forward pass."""
@@ -97,7 +121,7 @@ class SparseLayerMixin:
         keep = max(1.0 - self.weight_sparsity(), self.act_keep_floor)
         self.last_keep_fraction = keep
         if keep >= 1.0:
-            self.last_act_density = 1.0
+            self._act_nnz = None
             return None
         threshold = self._act_threshold
         if threshold is None:
@@ -105,8 +129,17 @@ class SparseLayerMixin:
             if self.cache_threshold:
                 self._act_threshold = threshold
         x_pruned = prune_by_threshold(x.detach(), threshold)
-        self.last_act_density = float(torch.count_nonzero(x_pruned)) / max(1, x.numel())
+        # Kept as a tensor (no device sync per step); read through last_act_density.
+        self._act_nnz = (torch.count_nonzero(x_pruned), x.numel())
         return x_pruned
+
+    @property
+    def last_act_density(self) -> float:
+        """Realised input density of the last pruned batch (1.0 when not pruned)."""
+        if self._act_nnz is None:
+            return 1.0
+        nnz, numel = self._act_nnz
+        return float(nnz) / max(1, numel)
 
 
 class PowerConv1d(SparseLayerMixin, nn.Conv1d):
