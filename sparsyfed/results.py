@@ -95,16 +95,15 @@ class RunRecorder:
         # The first round also pays for starting the workers: estimate from the rest.
         if rnd == 1:
             self._after_first = time.perf_counter()
-            per_round = row["round_seconds"]
+            eta = "-" if self.total_rounds > 1 else _format_seconds(0)
         else:
             per_round = (time.perf_counter() - self._after_first) / (rnd - 1)
-        eta = per_round * (self.total_rounds - rnd)
+            eta = _format_seconds(per_round * (self.total_rounds - rnd))
         self.logger.info(
             "round %3d/%d  acc %.4f  loss %.4f  sparsity %.4f  up %.3f MB  down %.3f MB  "
             "%.2f s/round  ETA %s",
             rnd, self.total_rounds, row["accuracy"], row["loss"], row["sparsity_prunable"],
-            row["uplink_bytes"] / MB, row["downlink_bytes"] / MB, row["round_seconds"],
-            _format_seconds(eta),
+            row["uplink_bytes"] / MB, row["downlink_bytes"] / MB, row["round_seconds"], eta,
         )  # fmt: skip
 
     def warn_empty_layers(self, row: Mapping[str, Any]) -> None:
