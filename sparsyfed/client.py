@@ -21,6 +21,9 @@ def local_training(task: Task, partition_id: int, server_round: int) -> LocalTra
         weight_decay=float(cfg["weight_decay"]),
         momentum=float(cfg["momentum"]),
         seed=derive_seed(int(cfg["seed"]), server_round, partition_id),
+        server_round=server_round,
+        total_rounds=int(cfg["rounds"]),
+        prox_mu=float(cfg.get("prox_mu", 0.0)),
     )
 
 
@@ -61,5 +64,5 @@ def run_client_round(
     hp = local_training(task, partition_id, server_round)
     metrics = task.method.train(model, x, y, hp)
     metrics["lr"] = hp.lr
-    upload = task.method.make_update(model, received_t)
+    upload = task.method.make_update(model, received_t, hp)
     return {k: v.detach().cpu().numpy() for k, v in upload.items()}, metrics

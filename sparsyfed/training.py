@@ -46,6 +46,9 @@ class LocalTraining:
     weight_decay: float = 1e-3
     momentum: float = 0.0
     seed: int = 0
+    server_round: int = 1
+    total_rounds: int = 1
+    prox_mu: float = 0.0
 
 
 def train_sgd(
@@ -59,7 +62,10 @@ def train_sgd(
 
     A fresh optimizer is built every call (clients are stateless). Batches are
     drawn from a permutation seeded by ``hp.seed``; a final batch of one
-    sample is skipped (BatchNorm cannot train on it).
+    sample is skipped (BatchNorm cannot train on it). With ``hp.prox_mu > 0``
+    the FedProx term ``mu/2 * ||w - w_received||^2`` is added (as its gradient).
+    ``after_step(model)`` runs after every optimizer step (e.g. to re-apply a
+    fixed mask).
 
     Returns
     -------
@@ -73,6 +79,7 @@ def train_sgd(
         model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
     )
     generator = torch.Generator().manual_seed(hp.seed)
+    anchor = [p.detach().clone() for p in model.parameters()] if hp.prox_mu > 0 else None
     n = x.shape[0]
     loss_sum = correct = seen = 0.0
     for _ in range(hp.epochs):
@@ -87,6 +94,8 @@ def train_sgd(
             logits = model(xb)
             loss = F.cross_entropy(logits, yb)
             loss.backward()
+            if anchor is not None:
+                _add_proximal_gradient(model, anchor, hp.prox_mu)
             optimizer.step()
             if after_step is not None:
                 after_step(model)
@@ -98,6 +107,13 @@ def train_sgd(
         "train_accuracy": correct / max(seen, 1),
         "num_examples": int(n),
     }
+
+
+@torch.no_grad()
+def _add_proximal_gradient(model: nn.Module, anchor: list[Tensor], mu: float) -> None:
+    for param, ref in zip(model.parameters(), anchor, strict=True):
+        if param.grad is not None:
+            param.grad.add_(param - ref, alpha=mu)
 
 
 @torch.no_grad()

@@ -90,7 +90,9 @@ class Method:
         """Run local training on one client's data; return scalar metrics."""
         return train_sgd(model, x, y, hp)
 
-    def make_update(self, model: nn.Module, received: Mapping[str, Tensor]) -> State:
+    def make_update(
+        self, model: nn.Module, received: Mapping[str, Tensor], hp: LocalTraining
+    ) -> State:
         """Return the tensors to upload after local training (default: the weights)."""
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
 

@@ -61,9 +61,11 @@ class SparsyFed(Method):
             metrics[f"act_density/{name}"] = layer.last_act_density
         return metrics
 
-    def make_update(self, model: nn.Module, received: Mapping[str, Tensor]) -> State:
+    def make_update(
+        self, model: nn.Module, received: Mapping[str, Tensor], hp: LocalTraining
+    ) -> State:
         """Globally prune the conv/linear weights to exactly ``sparsity``, upload the weights."""
         global_magnitude_prune_(
             [layer.weight for _, layer in prunable_layers(model)], self.sparsity
         )
-        return super().make_update(model, received)
+        return super().make_update(model, received, hp)
