@@ -7,8 +7,16 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from sparsyfed.metrics.flops import (
+    activation_densities,
+    dense_training_flops,
+    training_flops,
+    weight_densities,
+)
+from sparsyfed.metrics.masks import local_regrowth
 from sparsyfed.task import Task, derive_seed
 from sparsyfed.training import LocalTraining, lr_at_round
+from sparsyfed.uplink import delta_topk, is_delta
 
 
 def local_training(task: Task, partition_id: int, server_round: int) -> LocalTraining:
@@ -64,5 +72,36 @@ def run_client_round(
     hp = local_training(task, partition_id, server_round)
     metrics = task.method.train(model, x, y, hp)
     metrics["lr"] = hp.lr
-    upload = task.method.make_update(model, received_t, hp)
+    trained = model.state_dict()
+    metrics["local_regrowth"] = local_regrowth(received_t, trained, task.prunable_keys)
+    metrics |= _flop_metrics(task, model, metrics, hp)
+    if is_delta(str(task.cfg.get("upload", "weights"))):
+        upload = delta_topk(
+            model.state_dict(), received_t, task.method.sparsity, task.prunable_keys
+        )
+    else:
+        upload = task.method.make_update(model, received_t, hp)
+    metrics["local_regrowth_after_prune"] = local_regrowth(received_t, upload, task.prunable_keys)
     return {k: v.detach().cpu().numpy() for k, v in upload.items()}, metrics
+
+
+def _flop_metrics(
+    task: Task, model: torch.nn.Module, metrics: dict[str, float], hp: LocalTraining
+) -> dict[str, float]:
+    """Training FLOPs of this round (METHOD.md 13.6) and the dense equivalent.
+
+    Weight densities are the ones a method reports (``weight_density/<layer>``,
+    e.g. ZeroFL's forward Top-K), else the trained weights' densities;
+    activation densities are the realised keep fractions of the last batch.
+    """
+    samples = metrics.get("num_examples", 0) * hp.epochs
+    w_density = weight_densities(model) | {
+        k.removeprefix("weight_density/"): v
+        for k, v in metrics.items()
+        if k.startswith("weight_density/")
+    }
+    a_density = activation_densities(model)
+    return {
+        "train_flops": training_flops(task.layer_flops, w_density, a_density, samples),
+        "train_flops_dense": dense_training_flops(task.layer_flops, samples),
+    }

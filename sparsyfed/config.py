@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sparsyfed.training import LR_SCHEDULES
+from sparsyfed.uplink import UPLOAD_MODES
 
 GROUPS = ("dataset", "model", "method")
 SPECTRAL_BETA = -1.0  # sentinel of the hyper-parameter-free variant (METHOD.md section 8)
@@ -164,6 +165,12 @@ def validate(cfg: Mapping[str, Any]) -> None:
             _fail(key, cfg[key], "it must be >= 0")
     if _number(cfg, "server_lr") <= 0:
         _fail("server_lr", cfg["server_lr"], "it must be > 0")
+    if not 0 <= _number(cfg, "server_momentum") < 1:
+        _fail("server_momentum", cfg["server_momentum"], "it must lie in [0, 1)")
+    if _number(cfg, "prox_mu") < 0:
+        _fail("prox_mu", cfg["prox_mu"], "it must be >= 0")
+    if cfg.get("upload") not in UPLOAD_MODES:
+        _fail("upload", cfg.get("upload"), f"choose one of {', '.join(UPLOAD_MODES)}")
 
     schedule = cfg["lr"].get("schedule")
     if schedule not in LR_SCHEDULES:

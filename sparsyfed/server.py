@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,10 +10,22 @@ import numpy as np
 import torch
 
 from sparsyfed.methods import ClientUpdate
+from sparsyfed.metrics.masks import (
+    PackedMasks,
+    deactivated,
+    global_regrowth,
+    iou,
+    mean_pairwise_iou,
+    pack_masks,
+    readmission,
+    support,
+    unpack_masks,
+)
 from sparsyfed.sampling import ClientSampler
 from sparsyfed.sparse.topk import sparsity_report
 from sparsyfed.task import Task, derive_seed
 from sparsyfed.training import evaluate
+from sparsyfed.uplink import apply_delta, is_delta
 
 
 class FederatedServer:
@@ -36,6 +49,8 @@ class FederatedServer:
             int(cfg["clients_per_round"]),
             derive_seed(int(cfg["seed"]), 1),
         )
+        self._last_masks: dict[int, PackedMasks] = {}
+        self.delta_uploads = is_delta(str(cfg.get("upload", "weights")))
         self._eval_model = self.task.new_model().to(self.task.device)
         self._test = self.task.test_data()
 
@@ -61,18 +76,44 @@ class FederatedServer:
         Returns
         -------
         dict
-            ``global_regrowth``: prunable entries that were zero before and are
-            non-zero after this round (METHOD.md 13.4 (b)).
+            ``global_regrowth`` (prunable entries zero before the round and
+            non-zero after, METHOD.md 13.4 (b)), ``global_deactivated``,
+            ``global_mask_iou`` (IoU of the prunable masks before and after),
+            ``client_mask_iou`` (mean pairwise IoU of the round's uploads) and
+            ``readmission`` (13.4 (c): entries a client uploads that were not in
+            its upload of its previous participation; mean over the clients
+            seen before, None in their first round).
 
         """
         ordered = sorted(updates, key=lambda u: u.partition_id)
         previous = self.state
+        if self.delta_uploads:
+            for update in ordered:
+                update.state = apply_delta(update.state, previous)
         new_state = self.method.aggregate(previous, ordered)
         self.state = self.method.after_aggregate(new_state, server_round)
-        regrowth = sum(
-            int(((previous[k] == 0) & (self.state[k] != 0)).sum()) for k in self.task.prunable_keys
-        )
-        return {"global_regrowth": regrowth}
+        return self._mask_metrics(previous, ordered)
+
+    def _mask_metrics(
+        self, previous: Mapping[str, torch.Tensor], updates: Sequence[ClientUpdate]
+    ) -> dict[str, Any]:
+        """Consensus and regrowth of the prunable masks (METHOD.md 13.3-13.4)."""
+        keys = self.task.prunable_keys
+        client_masks = [support(u.state, keys) for u in updates]
+        readmitted = []
+        for update, mask in zip(updates, client_masks, strict=True):
+            last = self._last_masks.get(update.partition_id)
+            if last is not None:
+                readmitted.append(readmission(unpack_masks(last), update.state, keys))
+            self._last_masks[update.partition_id] = pack_masks(mask)
+        client_iou = mean_pairwise_iou(client_masks)
+        return {
+            "global_regrowth": global_regrowth(previous, self.state, keys),
+            "global_deactivated": deactivated(previous, self.state, keys),
+            "global_mask_iou": iou(support(previous, keys), support(self.state, keys)),
+            "client_mask_iou": None if math.isnan(client_iou) else client_iou,
+            "readmission": float(np.mean(readmitted)) if readmitted else None,
+        }
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:

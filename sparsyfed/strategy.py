@@ -25,6 +25,15 @@ from sparsyfed.sparse.codec import PayloadError
 from sparsyfed.sparse.payload import decode_state, encode_state, payload_report
 
 NODE_WAIT_SECONDS = 60.0
+# Client metrics logged per round as their mean over the round's clients.
+CLIENT_MEAN_METRICS = (
+    "train_loss",
+    "train_accuracy",
+    "local_regrowth",
+    "local_regrowth_after_prune",
+    "train_flops",
+    "train_flops_dense",
+)
 
 
 class SparseFedStrategy(Strategy):
@@ -218,14 +227,21 @@ class SparseFedStrategy(Strategy):
         }
         row |= server_metrics
         if updates:
-            row["train_loss"] = float(
-                np.mean([u.metrics.get("train_loss", np.nan) for u in updates])
-            )
             row["lr"] = updates[0].metrics.get("lr")
-            keep = _mean_prefixed(updates, "act_keep/")
-            if keep:
-                row["act_keep_fraction"] = keep
-                row["act_density"] = _mean_prefixed(updates, "act_density/")
+            for key in CLIENT_MEAN_METRICS:
+                values = [u.metrics[key] for u in updates if key in u.metrics]
+                if values:
+                    row[key] = float(np.mean(values))
+            if row.get("train_flops_dense"):
+                row["train_flops_ratio"] = row["train_flops"] / row["train_flops_dense"]
+            for prefix, name in (
+                ("act_keep/", "act_keep_fraction"),
+                ("act_density/", "act_density"),
+                ("weight_density/", "forward_weight_density"),
+            ):
+                per_layer = _mean_prefixed(updates, prefix)
+                if per_layer:
+                    row[name] = per_layer
         return row
 
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from sparsyfed.data import ArrayDataset, load_dataset, partition_labels
 from sparsyfed.methods import Method, load_method
+from sparsyfed.metrics.flops import layer_forward_flops
 from sparsyfed.models import build_model
 from sparsyfed.nn.layers import prunable_weight_names
 
@@ -84,6 +85,11 @@ class Task:
     def prunable_keys(self) -> list[str]:
         """``state_dict`` keys of the prunable (conv/linear) weights."""
         return prunable_weight_names(self.new_model())
+
+    @cached_property
+    def layer_flops(self) -> dict[str, int]:
+        """Dense forward FLOPs per sample of every conv/linear layer."""
+        return layer_forward_flops(self.new_model(), self.dataset.input_shape)
 
     @cached_property
     def parameter_keys(self) -> list[str]:

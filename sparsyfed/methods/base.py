@@ -70,6 +70,8 @@ class Method:
         self.beta = float(cfg.get("beta", 1.0))
         self.sparsity = float(cfg.get("sparsity", 0.0)) if self.uses_sparsity else 0.0
         self.server_lr = float(cfg.get("server_lr", 1.0))
+        self.server_momentum = float(cfg.get("server_momentum", 0.0))
+        self._velocity: State = {}
 
     @property
     def name(self) -> str:
@@ -103,14 +105,31 @@ class Method:
         """Combine the client updates into the next global state.
 
         Default: sample-weighted FedAvg of the pseudo-gradients
-        ``theta_k - theta_t`` with server learning rate ``server_lr``.
+        ``theta_k - theta_t`` with server learning rate ``server_lr``, and
+        server momentum when ``server_momentum > 0`` (FedAvgM).
         """
-        return fedavg_pseudo_gradients(
+        momentum = self.server_momentum > 0
+        new_state = fedavg_pseudo_gradients(
             global_state,
             [u.state for u in updates],
             [u.num_examples for u in updates],
-            self.server_lr,
+            1.0 if momentum else self.server_lr,
         )
+        return self._apply_server_momentum(global_state, new_state) if momentum else new_state
+
+    def _apply_server_momentum(self, global_state: Mapping[str, Tensor], averaged: State) -> State:
+        """FedAvgM: ``v <- mu v + mean_delta``, ``theta <- theta + server_lr v`` (float tensors)."""
+        out: State = {}
+        for key, current in global_state.items():
+            if not current.is_floating_point():
+                out[key] = averaged[key]
+                continue
+            step = averaged[key] - current
+            velocity = self._velocity.get(key)
+            velocity = step if velocity is None else velocity.mul_(self.server_momentum).add_(step)
+            self._velocity[key] = velocity
+            out[key] = current + self.server_lr * velocity
+        return out
 
     def after_aggregate(self, global_state: State, server_round: int) -> State:
         """Post-process the aggregated global state (e.g. a server-side purge)."""

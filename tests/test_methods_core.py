@@ -1,0 +1,137 @@
+"""Top-K, SparsyFed ablations, FedAvgM, FedProx and the delta_topk upload: defining properties."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from inprocess_grid import run_inprocess
+from sparsyfed.client import run_client_round
+from sparsyfed.config import compose_config, validate
+from sparsyfed.methods import ClientUpdate, load_method
+from sparsyfed.nn.layers import sparse_layers
+from sparsyfed.server import FederatedServer
+from sparsyfed.task import Task
+
+TINY = [
+    "dataset.num_samples=1500",
+    "num_clients=8",
+    "clients_per_round=3",
+    "rounds=4",
+    "model.width=16",
+    "model.depth=4",
+    "partition.alpha=0.5",
+]
+
+
+def cfg_for(tmp_path, *extra: str) -> dict:
+    cfg = compose_config([*TINY, f"data_dir={tmp_path / 'data'}", *extra])
+    cfg["output_dir"] = str(tmp_path / "run")
+    validate(cfg)
+    return cfg
+
+
+def sparse_received(cfg) -> tuple[Task, dict]:
+    """A global model after one round: sparse prunable weights."""
+    task = Task(cfg)
+    server = FederatedServer(cfg)
+    upload, _ = run_client_round(task, 1, 1, server.global_arrays())
+    return task, upload
+
+
+def rows(cfg) -> list[dict]:
+    with open(f"{cfg['output_dir']}/metrics.jsonl") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def test_topk_zeros_regrow_in_local_training_sparsyfed_zeros_do_not(tmp_path):
+    topk = cfg_for(tmp_path, "method=topk", "sparsity=0.9")
+    task, received = sparse_received(topk)
+    _, m = run_client_round(task, 0, 2, received)
+    assert m["local_regrowth"] > 0  # pruned weights came back during training
+    assert m["local_regrowth_after_prune"] >= 0
+
+    sparsyfed = cfg_for(tmp_path, "method=sparsyfed", "sparsity=0.9")
+    task, received = sparse_received(sparsyfed)
+    _, m = run_client_round(task, 0, 2, received)
+    assert m["local_regrowth"] == 0 and m["local_regrowth_after_prune"] == 0
+
+
+def test_topk_global_sparsity_falls_below_target_sparsyfed_holds(tmp_path):
+    topk = cfg_for(tmp_path / "t", "method=topk", "sparsity=0.9")
+    sparsyfed = cfg_for(tmp_path / "s", "method=sparsyfed", "sparsity=0.9")
+    run_inprocess(topk)
+    run_inprocess(sparsyfed)
+    t_rows, s_rows = rows(topk)[1:], rows(sparsyfed)[1:]
+    assert all(r["sparsity_prunable"] < 0.9 for r in t_rows)
+    assert sum(r["global_regrowth"] for r in t_rows[1:]) > 0
+    assert all(r["global_regrowth"] == 0 for r in s_rows[1:])
+    assert s_rows[-1]["sparsity_prunable"] > t_rows[-1]["sparsity_prunable"]
+    for r in s_rows:  # the mask metrics are logged every round
+        assert 0.0 <= r["client_mask_iou"] <= 1.0 and 0.0 <= r["global_mask_iou"] <= 1.0
+        assert r["train_flops"] <= r["train_flops_dense"]
+
+
+def test_sparsyfed_na_prunes_no_activations_and_sparsefedpp_uses_its_floor(tmp_path):
+    na = cfg_for(tmp_path, "method=sparsyfed_na", "sparsity=0.9")
+    task, received = sparse_received(na)
+    _, m = run_client_round(task, 0, 2, received)
+    keeps = [v for k, v in m.items() if k.startswith("act_keep/")]
+    assert keeps and all(v == 1.0 for v in keeps)
+
+    pp = cfg_for(tmp_path, "method=sparsefedpp", "sparsity=0.999")
+    assert pp["method"]["act_keep_floor"] == 0.01
+    task = Task(pp)
+    model = task.new_model()
+    assert all(layer.act_keep_floor == 0.01 for _, layer in sparse_layers(model))
+    _, received = sparse_received(pp)
+    _, m = run_client_round(task, 0, 2, received)
+    keeps = [v for k, v in m.items() if k.startswith("act_keep/")]
+    assert min(keeps) == pytest.approx(0.01)
+
+
+def test_delta_topk_uploads_a_sparse_pseudo_gradient_and_server_applies_its_mean(tmp_path):
+    cfg = cfg_for(tmp_path, "method=sparsyfed", "sparsity=0.9", "upload=delta_topk")
+    server = FederatedServer(cfg)
+    received = server.global_arrays()
+    updates = []
+    for pid in (2, 5):
+        delta, m = run_client_round(server.task, pid, 1, received)
+        prunable = server.task.prunable_keys
+        numel = sum(delta[k].size for k in prunable)
+        assert sum(int((delta[k] == 0).sum()) for k in prunable) == round(0.9 * numel)
+        updates.append(
+            ClientUpdate(pid, {k: torch.from_numpy(v) for k, v in delta.items()}, m["num_examples"])
+        )
+    before = {k: v.clone() for k, v in server.state.items()}
+    key = server.task.prunable_keys[1]
+    expected = before[key] + 0.5 * (updates[0].state[key] + updates[1].state[key])
+    server.apply_updates(1, updates)
+    torch.testing.assert_close(server.state[key], expected)
+
+
+def test_fedavgm_applies_server_momentum():
+    cfg = compose_config(["method=fedavgm", "server_momentum=0.5", "server_lr=1.0"])
+    method = load_method(cfg)
+    g0 = {"w": torch.zeros(2)}
+    up = [ClientUpdate(0, {"w": torch.tensor([1.0, 2.0])}, 1)]
+    g1 = method.aggregate(g0, up)  # v1 = delta = [1, 2]
+    torch.testing.assert_close(g1["w"], torch.tensor([1.0, 2.0]))
+    g2 = method.aggregate(g1, [ClientUpdate(0, {"w": g1["w"] + 1.0}, 1)])  # v2 = 0.5 v1 + 1
+    torch.testing.assert_close(g2["w"], g1["w"] + torch.tensor([1.5, 2.0]))
+
+
+def test_fedprox_pulls_local_weights_toward_the_received_model(tmp_path):
+    plain = cfg_for(tmp_path, "method=fedavg")
+    prox = cfg_for(tmp_path, "method=fedavg", "prox_mu=5.0")
+    received = FederatedServer(plain).global_arrays()
+    drift = {}
+    for name, cfg in (("plain", plain), ("prox", prox)):
+        upload, _ = run_client_round(Task(cfg), 0, 1, received)
+        drift[name] = sum(
+            float(((torch.from_numpy(upload[k]) - torch.from_numpy(received[k])) ** 2).sum())
+            for k in Task(cfg).prunable_keys
+        )
+    assert drift["prox"] < 0.7 * drift["plain"]
