@@ -1,0 +1,292 @@
+"""FedSparsify (Stripelis et al. 2022, "Purge-Merge-Tune"), METHOD.md section 9.
+
+Progressive magnitude pruning to the target sparsity ``S_T`` (top-level
+``sparsity``) over the run's ``rounds`` with the schedule of
+:func:`sparsity_schedule`. Both variants use plain layers (``beta = 1``) and
+SparsyFed's local training recipe (the base ``train``), and from round
+``start_round + 1`` on every client trains under the binary mask of the model
+it received (its non-zero prunable weights), re-applied after every optimizer
+step.
+
+- **Global** (:class:`FedSparsifyGlobal`): clients upload the masked model; the
+  server runs sample-weighted FedAvg and then purges the merged model to
+  ``s_t`` with one magnitude threshold over all prunable weights.
+- **Local** (:class:`FedSparsifyLocal`): each client purges its own model to
+  ``s_t`` before uploading; the server merges with Majority Voting
+  (:func:`majority_vote_merge`).
+
+Prunable tensors are the conv/linear weights only (``prunable_weight_names``);
+the Keras original also purged biases and BatchNorm gamma/beta, which here stay
+dense as in every other method of this project. Purges write ``+0.0`` and count
+the zeros already present, so a purge to ``s`` leaves exactly ``round(s * N)``
+zeros (unless more were already there).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from sparsyfed.methods.base import ClientUpdate, Method, State
+from sparsyfed.nn.layers import prunable_layers, prunable_weight_names
+from sparsyfed.sparse.topk import global_magnitude_prune_
+from sparsyfed.training import LocalTraining, train_sgd
+
+
+def sparsity_schedule(
+    t: int,
+    target: float,
+    total_rounds: int,
+    n: float = 3,
+    frequency: int = 1,
+    start_round: int = 1,
+    initial: float = 0.0,
+) -> float:
+    """Return FedSparsify's sparsity ``s_t`` of round ``t``.
+
+    ``s_t = S_T + (S_0 - S_T) * (1 - (t' - t0) / (T - t0))**n`` with
+    ``t' = F * floor(t / F)``; ``s_t = S_0`` for ``t <= t0`` and ``s_t = S_T``
+    for ``t >= T`` (also when ``F`` does not divide ``T``, where the bare
+    formula would stop short of ``S_T``); the result is clamped to
+    ``[S_0, S_T]`` (``t' < t0`` can happen for ``F > 1``).
+
+    Parameters
+    ----------
+    t : int
+        The 1-indexed round.
+    target : float
+        ``S_T``, the final sparsity.
+    total_rounds : int
+        ``T``, the round at which ``S_T`` is reached.
+    n : float
+        The schedule exponent (3 in the paper).
+    frequency : int
+        ``F``: the sparsity changes only every ``F`` rounds.
+    start_round : int
+        ``t0``: no pruning up to and including this round.
+    initial : float
+        ``S_0``, the sparsity the schedule starts from.
+
+    """
+    if frequency < 1:
+        raise ValueError(f"frequency={frequency!r} must be >= 1")
+    if not 0.0 <= initial <= target <= 1.0:
+        raise ValueError(f"need 0 <= initial ({initial}) <= target ({target}) <= 1")
+    if t <= start_round:
+        return float(initial)
+    if t >= total_rounds or total_rounds <= start_round:
+        return float(target)
+    t_eff = frequency * (t // frequency)
+    progress = (t_eff - start_round) / (total_rounds - start_round)
+    value = target + (initial - target) * (1.0 - min(progress, 1.0)) ** n
+    return float(min(max(value, initial), target))
+
+
+@torch.no_grad()
+def majority_vote_merge(
+    states: Sequence[Mapping[str, Tensor]],
+    weights: Sequence[float],
+    keys: Sequence[str],
+) -> dict[str, Tensor]:
+    """Merge client states with FedSparsify's Majority Voting.
+
+    Every tensor is first averaged with the sample weights,
+    ``avg = sum_k n_k theta_k / sum_k n_k`` (zeros of clients that pruned an
+    entry included). For the tensors named in ``keys`` an entry is then kept
+    only if at least ``floor(K / 2)`` of the ``K`` clients hold it non-zero
+    (so ``K = 4`` and ``K = 5`` both need 2 votes); other entries become
+    ``+0.0``. Tensors not in ``keys`` are the plain weighted average.
+
+    Parameters
+    ----------
+    states : sequence of mappings of str to Tensor
+        The ``K`` client states (same keys and shapes).
+    weights : sequence of float
+        The clients' sample counts ``n_k``.
+    keys : sequence of str
+        The keys of the prunable tensors that are voted on.
+
+    Returns
+    -------
+    dict of str to Tensor
+        The merged state, with the dtypes of ``states[0]`` (integer tensors are
+        rounded back).
+
+    """
+    if not states:
+        raise ValueError("cannot merge zero client states")
+    if len(weights) != len(states):
+        raise ValueError(f"{len(weights)} weights for {len(states)} client states")
+    total = float(sum(weights))
+    if total <= 0:
+        raise ValueError(f"client weights must sum to a positive number, got {list(weights)}")
+    missing = [k for k in keys if k not in states[0]]
+    if missing:
+        raise KeyError(f"voted keys missing from the client states: {missing}")
+    quorum = len(states) // 2
+    voted = set(keys)
+    merged: dict[str, Tensor] = {}
+    for key, ref in states[0].items():
+        avg = torch.zeros(ref.shape, dtype=torch.float64)
+        for weight, state in zip(weights, states, strict=True):
+            avg.add_(state[key].detach().to("cpu", torch.float64), alpha=float(weight) / total)
+        if key in voted:
+            votes = torch.zeros(ref.shape, dtype=torch.int64)
+            for state in states:
+                votes.add_((state[key].detach().cpu() != 0).to(torch.int64))
+            avg.masked_fill_(votes < quorum, 0.0)
+        merged[key] = avg.to(ref.dtype) if ref.is_floating_point() else avg.round().to(ref.dtype)
+    return merged
+
+
+class _FedSparsify(Method):
+    """Shared parts of both variants: the schedule, the mask during training, plain layers.
+
+    Options read from ``cfg["method"]``: ``schedule_exponent`` (n, default 3),
+    ``frequency`` (F, default 1), ``start_round`` (t0, default 1) and
+    ``initial_sparsity`` (S_0, default 0.0). ``sparsity`` is S_T and ``rounds``
+    is T.
+    """
+
+    uses_sparsity = True
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        super().__init__(cfg)
+        self.beta = 1.0
+        self.exponent = float(self.options.get("schedule_exponent", 3))
+        self.frequency = int(self.options.get("frequency", 1))
+        self.start_round = int(self.options.get("start_round", 1))
+        self.initial_sparsity = float(self.options.get("initial_sparsity", 0.0))
+        self.total_rounds = int(cfg["rounds"])
+        if not (math.isfinite(self.exponent) and self.exponent > 0):
+            raise ValueError(f"method.schedule_exponent={self.exponent!r} must be > 0")
+        if self.frequency < 1:
+            raise ValueError(f"method.frequency={self.frequency!r} must be an integer >= 1")
+        if self.start_round < 0:
+            raise ValueError(f"method.start_round={self.start_round!r} must be >= 0")
+        if not 0.0 <= self.initial_sparsity <= self.sparsity:
+            raise ValueError(
+                f"method.initial_sparsity={self.initial_sparsity!r} must lie in "
+                f"[0, sparsity={self.sparsity}]"
+            )
+        self._prunable_keys: list[str] | None = None
+
+    def target_at(self, server_round: int) -> float:
+        """The schedule's sparsity ``s_t`` of a round."""
+        return sparsity_schedule(
+            server_round,
+            self.sparsity,
+            self.total_rounds,
+            n=self.exponent,
+            frequency=self.frequency,
+            start_round=self.start_round,
+            initial=self.initial_sparsity,
+        )
+
+    def purges_in(self, server_round: int) -> bool:
+        """Whether the mask is enforced and a purge happens in this round (``t > t0``)."""
+        return server_round > self.start_round
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        """Keep plain layers; remember which ``state_dict`` keys are prunable."""
+        self._prunable_keys = prunable_weight_names(model)
+        return model
+
+    @property
+    def prunable_keys(self) -> list[str]:
+        """Keys of the conv/linear weights (known once a model was built)."""
+        if self._prunable_keys is None:
+            raise RuntimeError("no model was built with this method yet (prepare_model not called)")
+        return self._prunable_keys
+
+    def train(self, model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining) -> dict[str, float]:
+        """Local SGD; from round ``t0 + 1`` on under the received model's binary mask."""
+        keep_mask = _mask_hook(model) if self.purges_in(hp.server_round) else None
+        metrics = train_sgd(model, x, y, hp, after_step=keep_mask)
+        metrics["schedule_sparsity"] = self.target_at(hp.server_round)
+        return metrics
+
+
+def _mask_hook(model: nn.Module) -> Callable[[nn.Module], None]:
+    """Freeze the zeros of ``model``'s prunable weights; return a hook that re-applies them.
+
+    The hook writes ``+0.0`` into every weight entry that is zero now; it runs
+    once here (a no-op on a received model) and after every optimizer step.
+    """
+    layers = [layer for _, layer in prunable_layers(model)]
+    pruned = [layer.weight.detach() == 0 for layer in layers]
+
+    @torch.no_grad()
+    def apply(_: nn.Module) -> None:
+        for layer, off in zip(layers, pruned, strict=True):
+            layer.weight.masked_fill_(off, 0.0)
+
+    apply(model)
+    return apply
+
+
+class FedSparsifyGlobal(_FedSparsify):
+    """FedSparsify-Global: masked local training, FedAvg, server-side purge to ``s_t``.
+
+    The merge is the base aggregation (sample-weighted FedAvg; ``server_lr``
+    and ``server_momentum`` apply as for every method). With any ``server_lr``
+    the masked entries stay zero; with server momentum they may not, and the purge
+    then picks the ``round(s_t * N)`` smallest entries afresh.
+    """
+
+    def after_aggregate(self, global_state: State, server_round: int) -> State:
+        """Purge the merged model to ``s_t`` with one global magnitude threshold."""
+        if self.purges_in(server_round):
+            global_magnitude_prune_(
+                [global_state[k] for k in self.prunable_keys], self.target_at(server_round)
+            )
+        return global_state
+
+
+class FedSparsifyLocal(_FedSparsify):
+    """FedSparsify-Local: masked local training, client purge to ``s_t``, Majority Voting.
+
+    The merge is a weight merge, so it is incompatible with ``server_lr != 1``,
+    ``server_momentum > 0`` and ``upload: delta_topk``; these raise. With
+    ``K >= 4`` clients per round the vote can zero more entries than any one
+    client did, so the next round's clients may hold more than
+    ``round(s_t * N)`` zeros (the mask is never relaxed).
+    """
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        super().__init__(cfg)
+        momentum = float(cfg.get("server_momentum", 0.0))
+        if self.server_lr != 1.0 or momentum != 0.0:
+            raise ValueError(
+                "fedsparsify_local merges weights by Majority Voting: it needs server_lr=1.0 "
+                f"and server_momentum=0.0, got {self.server_lr} and {momentum}"
+            )
+        if str(cfg.get("upload", "weights")) != "weights":
+            raise ValueError(
+                f"fedsparsify_local needs upload=weights (got {cfg.get('upload')!r}): "
+                "the clients' purge is their upload rule"
+            )
+
+    def make_update(
+        self, model: nn.Module, received: Mapping[str, Tensor], hp: LocalTraining
+    ) -> State:
+        """Purge the local model to ``s_t`` (global magnitude over its prunable weights)."""
+        if self.purges_in(hp.server_round):
+            global_magnitude_prune_(
+                [layer.weight for _, layer in prunable_layers(model)],
+                self.target_at(hp.server_round),
+            )
+        return super().make_update(model, received, hp)
+
+    def aggregate(
+        self, global_state: Mapping[str, Tensor], updates: Sequence[ClientUpdate]
+    ) -> State:
+        """Majority Voting on the prunable weights, weighted average elsewhere."""
+        merged = majority_vote_merge(
+            [u.state for u in updates], [u.num_examples for u in updates], self.prunable_keys
+        )
+        return {k: merged[k].to(v.dtype) for k, v in global_state.items()}
