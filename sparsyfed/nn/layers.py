@@ -7,7 +7,12 @@
   parameter ``v`` on every forward call (``beta == 1`` bypasses it), and
 - in training mode, prunes the copy of the layer input saved for backward to
   the keep fraction ``max(1 - s_l, floor)``, where ``s_l`` is the layer's
-  current weight sparsity (METHOD.md sections 2-3).
+  current weight sparsity (METHOD.md sections 2-3), or to a fixed keep
+  fraction (``act_keep``, ZeroFL), and
+- optionally (``weight_keep``, ZeroFL, METHOD.md 7.3) overwrites the stored
+  weight in place with its magnitude Top-K at every training forward; conv
+  layers reuse the absolute threshold of the round's first training batch,
+  linear layers recompute it every call.
 
 Parameters, buffers and ``state_dict`` keys are unchanged, so a wrapped and a
 plain model exchange weights freely.
@@ -65,6 +70,19 @@ def powerprop(v: Tensor, beta: float) -> Tensor:
     return _PowerProp.apply(v, beta)
 
 
+def weight_topk_threshold(w: Tensor, keep_fraction: float) -> Tensor:
+    """Return the magnitude of the k-th largest ``|w|``, ``k = numel - round((1 - keep) numel)``.
+
+    Keeping ``|w| >= threshold`` leaves exactly ``round((1 - keep) * numel)``
+    zeros when the magnitudes have no ties at the threshold (the count
+    convention of the upload prune); at least one entry is kept.
+    """
+    flat = w.detach().abs().flatten()
+    numel = flat.numel()
+    k = max(1, numel - round((1.0 - keep_fraction) * numel))
+    return torch.kthvalue(flat, numel - k + 1).values
+
+
 class SparseLayerMixin:
     """State and behaviour shared by the wrapped conv and linear layers."""
 
@@ -77,6 +95,10 @@ class SparseLayerMixin:
     _act_threshold: Tensor | None = None
     last_keep_fraction: float = 1.0
     _act_nnz: tuple[Tensor, int] | None = None
+    act_keep: float | None = None
+    weight_keep: float | None = None
+    _weight_threshold: Tensor | None = None
+    _weight_nnz: tuple[Tensor, int] | None = None
 
     def configure(
         self,
@@ -84,26 +106,83 @@ class SparseLayerMixin:
         act_pruning: bool,
         act_keep_floor: float,
         act_threshold: str,
+        act_keep: float | None = None,
+        weight_keep: float | None = None,
     ) -> None:
-        """Set the Powerprop exponent and the activation-pruning options."""
+        """Set the Powerprop exponent, the activation- and weight-pruning options.
+
+        ``act_keep`` (None = derive it from the weight sparsity) fixes the
+        activation keep fraction; ``weight_keep`` (None = off) turns on the
+        in-place weight Top-K of the training forward. Both must lie in (0, 1].
+        """
         if act_threshold not in ACT_THRESHOLD_MODES:
             raise ValueError(
                 f"method.act_threshold={act_threshold!r} is not allowed; "
                 f"choose one of {ACT_THRESHOLD_MODES}"
             )
+        for key, value in (("act_keep", act_keep), ("weight_keep", weight_keep)):
+            if value is not None and not 0.0 < float(value) <= 1.0:
+                raise ValueError(f"{key}={value!r} must lie in (0, 1]")
         self.beta = float(beta)
         self.act_pruning = bool(act_pruning)
         self.act_keep_floor = float(act_keep_floor)
+        self.act_keep = None if act_keep is None else float(act_keep)
+        self.weight_keep = None if weight_keep is None else float(weight_keep)
         # Official behaviour: conv layers cache the first-batch threshold,
         # linear layers recompute it on every batch.
         self.cache_threshold = act_threshold == "first_batch" and not isinstance(self, nn.Linear)
         self.reset_activation_state()
 
     def reset_activation_state(self) -> None:
-        """Forget the cached activation threshold (done at every round start)."""
+        """Forget the cached thresholds and statistics (done at every round start)."""
         self._act_threshold = None
         self.last_keep_fraction = 1.0
         self._act_nnz = None
+        self._weight_threshold = None
+        self._weight_nnz = None
+
+    def apply_weight_topk(self) -> None:
+        """Overwrite the stored weight with its magnitude Top-K, in place (ZeroFL).
+
+        Runs in training mode only and when ``weight_keep < 1``. Conv layers
+        compute the absolute threshold on the first call of the round and
+        reuse it (weights that grew past it come back, others are zeroed);
+        linear layers recompute it on every call. Zeroed entries are written
+        as +0.0. Pruned weights keep receiving dense gradients, so SGD can
+        move them back above the threshold.
+        """
+        keep = self.weight_keep
+        if keep is None or keep >= 1.0 or not self.training:
+            return
+        with torch.no_grad():
+            w = self.weight
+            threshold = self._weight_threshold
+            if threshold is None:
+                threshold = weight_topk_threshold(w, keep)
+                if not isinstance(self, nn.Linear):
+                    self._weight_threshold = threshold
+            w.masked_fill_(w.abs() < threshold, 0.0)
+            # Summed as a tensor (no device sync per step); read through
+            # mean_forward_weight_density.
+            nnz = torch.count_nonzero(w)
+            if self._weight_nnz is None:
+                self._weight_nnz = (nnz, 1)
+            else:
+                total, calls = self._weight_nnz
+                self._weight_nnz = (total + nnz, calls + 1)
+
+    @property
+    def mean_forward_weight_density(self) -> float:
+        """Mean density of the forward weights over this round's training calls.
+
+        Only tracked while the weight Top-K is on; otherwise (or before the
+        first training call) it is the current density of the stored weight.
+        """
+        if self._weight_nnz is None:
+            w = self.weight.detach()
+            return float(torch.count_nonzero(w)) / w.numel()
+        total, calls = self._weight_nnz
+        return float(total) / (calls * self.weight.numel())
 
     def effective_weight(self) -> Tensor:
         """Return the weight used in the forward pass."""
@@ -118,7 +197,10 @@ class SparseLayerMixin:
         """Return the pruned copy of ``x`` for backward, or None to run dense."""
         if not (self.act_pruning and self.training and torch.is_grad_enabled()):
             return None
-        keep = max(1.0 - self.weight_sparsity(), self.act_keep_floor)
+        if self.act_keep is not None:
+            keep = self.act_keep
+        else:
+            keep = max(1.0 - self.weight_sparsity(), self.act_keep_floor)
         self.last_keep_fraction = keep
         if keep >= 1.0:
             self._act_nnz = None
@@ -160,6 +242,7 @@ class PowerLinear(SparseLayerMixin, nn.Linear):
     """``nn.Linear`` with Powerprop weights and activation Top-K."""
 
     def forward(self, x: Tensor) -> Tensor:  # noqa: D102
+        self.apply_weight_topk()
         w = self.effective_weight()
         x_pruned = self._pruned_input(x)
         if x_pruned is None:
@@ -168,6 +251,7 @@ class PowerLinear(SparseLayerMixin, nn.Linear):
 
 
 def _conv_forward(layer: PowerConv1d | PowerConv2d, x: Tensor) -> Tensor:
+    layer.apply_weight_topk()
     w = layer.effective_weight()
     x_pruned = layer._pruned_input(x)
     if x_pruned is None:
@@ -209,6 +293,8 @@ def wrap_layers(
     act_keep_floor: float = 1e-7,
     act_threshold: str = "first_batch",
     skip: tuple[str, ...] = (),
+    act_keep: float | None = None,
+    weight_keep: float | None = None,
 ) -> nn.Module:
     """Turn every conv/linear layer of ``model`` into a Powerprop layer, in place.
 
@@ -227,6 +313,12 @@ def wrap_layers(
         round, as the official code) or ``"per_batch"``.
     skip : tuple of str
         Module names to leave untouched.
+    act_keep : float, optional
+        Fixed activation keep fraction in (0, 1] (ZeroFL: ``1 - S``); None
+        derives it from the layer's weight sparsity with ``act_keep_floor``.
+    weight_keep : float, optional
+        Keep fraction in (0, 1] of the in-place weight Top-K of every training
+        forward (ZeroFL: ``1 - S``); None (default) leaves the weights alone.
 
     Returns
     -------
@@ -241,7 +333,14 @@ def wrap_layers(
         if cls is not None:
             module.__class__ = cls
         if isinstance(module, SparseLayerMixin):
-            module.configure(beta, act_pruning, act_keep_floor, act_threshold)
+            module.configure(
+                beta,
+                act_pruning,
+                act_keep_floor,
+                act_threshold,
+                act_keep=act_keep,
+                weight_keep=weight_keep,
+            )
     return model
 
 
