@@ -144,12 +144,6 @@ def validate(cfg: Mapping[str, Any]) -> None:
             beta,
             f"use beta >= 1 (1 = no Powerprop), or {SPECTRAL_BETA} for the spectral variant",
         )
-    if beta == SPECTRAL_BETA:
-        _fail(
-            "beta",
-            beta,
-            "the spectral-exponent variant (METHOD.md section 8) is not implemented yet; use beta >= 1",
-        )
 
     num_clients = _integer(cfg, "num_clients", 1)
     per_round = _integer(cfg, "clients_per_round", 1)

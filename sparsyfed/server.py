@@ -21,6 +21,7 @@ from sparsyfed.metrics.masks import (
     support,
     unpack_masks,
 )
+from sparsyfed.nn.layers import reset_activation_state
 from sparsyfed.sampling import ClientSampler
 from sparsyfed.sparse.topk import sparsity_report
 from sparsyfed.task import Task, derive_seed
@@ -119,6 +120,7 @@ class FederatedServer:
     def evaluate(self) -> dict[str, float]:
         """Central evaluation of the global model (eval mode, no activation pruning)."""
         self._eval_model.load_state_dict(self.state)
+        reset_activation_state(self._eval_model)  # e.g. the spectral exponents of new weights
         x, y = self._test
         return evaluate(self._eval_model, x, y, int(self.cfg["eval_batch_size"]))
 

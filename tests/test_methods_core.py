@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-
 from inprocess_grid import run_inprocess
+
 from sparsyfed.client import run_client_round
 from sparsyfed.config import compose_config, validate
 from sparsyfed.methods import ClientUpdate, load_method
@@ -135,3 +135,26 @@ def test_fedprox_pulls_local_weights_toward_the_received_model(tmp_path):
             for k in Task(cfg).prunable_keys
         )
     assert drift["prox"] < 0.7 * drift["plain"]
+
+
+def test_spectral_exponent_is_deterministic_and_matches_its_formula():
+    from sparsyfed.nn.layers import spectral_exponent
+
+    w = torch.randn(16, 8, 3, generator=torch.Generator().manual_seed(0))
+    e1, e2 = spectral_exponent(w), spectral_exponent(w.clone())
+    assert e1 == e2 > 1.0
+    v = w.abs().reshape(16, -1).double()
+    sigma_max = torch.linalg.matrix_norm(v, ord=2)
+    # One power iteration under-estimates sigma_max, so the exponent is at least the exact one.
+    assert e1 >= 1.0 + float((v / sigma_max).mean()) - 1e-12
+    assert e1 <= 1.0 + float((v / (0.5 * sigma_max)).mean())
+    assert spectral_exponent(torch.zeros(4, 4)) == 1.0
+
+
+def test_spectral_variant_runs_and_keeps_the_mask_frozen(tmp_path):
+    cfg = cfg_for(tmp_path, "method=sparsyfed_spectral", "sparsity=0.9")
+    assert cfg["beta"] == -1.0
+    run_inprocess(cfg)
+    r = rows(cfg)[1:]
+    assert all(row["global_regrowth"] == 0 for row in r[1:])
+    assert all(row["local_regrowth"] == 0 for row in r)

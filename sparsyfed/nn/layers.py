@@ -20,6 +20,7 @@ plain model exchange weights freely.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,6 +84,30 @@ def weight_topk_threshold(w: Tensor, keep_fraction: float) -> Tensor:
     return torch.kthvalue(flat, numel - k + 1).values
 
 
+SPECTRAL_SEED = 5378
+
+
+def spectral_exponent(weight: Tensor) -> float:
+    """Hyper-parameter-free Powerprop exponent of one layer (METHOD.md section 8).
+
+    ``1 + mean(|V| / sigma)`` with ``|V|`` the weight magnitudes as an
+    ``(out, rest)`` matrix (zeros included in the mean) and ``sigma`` its top
+    singular value estimated by one power iteration. Unlike the official code
+    the random start vector is seeded (from the shape), so the exponent is
+    deterministic. A zero or non-finite estimate gives 1.0.
+    """
+    v = weight.abs().reshape(weight.shape[0], -1).to(torch.float64)
+    g = torch.Generator().manual_seed(SPECTRAL_SEED + v.numel())
+    u = torch.randn(v.shape[0], generator=g, dtype=torch.float64).to(v.device)
+    r = v.t() @ u
+    norm = r.norm()
+    if not torch.isfinite(norm) or norm == 0:
+        return 1.0
+    sigma = (v @ (r / norm)).norm()
+    exponent = 1.0 + float((v / sigma).mean())
+    return exponent if math.isfinite(exponent) else 1.0
+
+
 class SparseLayerMixin:
     """State and behaviour shared by the wrapped conv and linear layers."""
 
@@ -95,6 +120,7 @@ class SparseLayerMixin:
     _act_threshold: Tensor | None = None
     last_keep_fraction: float = 1.0
     _act_nnz: tuple[Tensor, int] | None = None
+    _spectral_exponent: float | None = None
     act_keep: float | None = None
     weight_keep: float | None = None
     _weight_threshold: Tensor | None = None
@@ -140,6 +166,7 @@ class SparseLayerMixin:
         self._act_nnz = None
         self._weight_threshold = None
         self._weight_nnz = None
+        self._spectral_exponent = None
 
     def apply_weight_topk(self) -> None:
         """Overwrite the stored weight with its magnitude Top-K, in place (ZeroFL).
@@ -186,7 +213,15 @@ class SparseLayerMixin:
 
     def effective_weight(self) -> Tensor:
         """Return the weight used in the forward pass."""
-        return powerprop(self.weight, self.beta)
+        return powerprop(self.weight, self.exponent())
+
+    def exponent(self) -> float:
+        """The Powerprop exponent: ``beta``, or the spectral one when ``beta < 0``."""
+        if self.beta >= 0:
+            return self.beta
+        if self._spectral_exponent is None:
+            self._spectral_exponent = spectral_exponent(self.weight.detach())
+        return self._spectral_exponent
 
     def weight_sparsity(self) -> float:
         """Fraction of exact zeros in the weight (computed on its device)."""
