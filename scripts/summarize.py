@@ -58,6 +58,8 @@ def run_stats(run: dict, from_round: int) -> dict:
         "down_ratio": down_dense / down,
         "bound_ratio": up / sum(r["uplink_bound_bytes"] for r in rows),
         "seconds": run["summary"]["wall_seconds"],
+        "flops_ratio": sum(r.get("train_flops", 0) for r in rows)
+        / max(1.0, sum(r.get("train_flops_dense", 0) for r in rows)),
     }
 
 
@@ -77,9 +79,10 @@ def main() -> None:
     print(
         "| dataset | method | β | S | α | rounds | seeds | accuracy (mean of last 3 rounds) | final accuracy "
         f"| global prunable sparsity | max \\|sparsity − S\\| from round {args.from_round} "
-        "| uplink MB (total) | dense ÷ uplink | downlink MB (total) | dense ÷ downlink | uplink ÷ bound | s/run |"
+        "| uplink MB (total) | dense ÷ uplink | downlink MB (total) | dense ÷ downlink | uplink ÷ bound "
+        "| training FLOPs ÷ dense | s/run |"
     )
-    print("|" + "---|" * 17)
+    print("|" + "---|" * 18)
     for key in sorted(groups):
         st = groups[key]
 
@@ -93,7 +96,7 @@ def main() -> None:
             f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {key[5]} | {len(st)} | {col('acc_last3')} "
             f"| {col('acc_final')} | {col('sparsity_final', '.4f')} | {col('max_gap', '.4f')} | {col('up_mb', '.2f')} "
             f"| {mean('up_ratio'):.1f}x | {col('down_mb', '.2f')} | {mean('down_ratio'):.1f}x "
-            f"| {mean('bound_ratio'):.3f} | {mean('seconds'):.0f} |"
+            f"| {mean('bound_ratio'):.3f} | {mean('flops_ratio'):.3f} | {mean('seconds'):.0f} |"
         )
 
 

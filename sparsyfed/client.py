@@ -94,7 +94,7 @@ def _flop_metrics(
     e.g. ZeroFL's forward Top-K), else the trained weights' densities;
     activation densities are the realised keep fractions of the last batch.
     """
-    samples = metrics.get("num_examples", 0) * hp.epochs
+    samples = metrics.get("samples_trained", metrics.get("num_examples", 0) * hp.epochs)
     w_density = weight_densities(model) | {
         k.removeprefix("weight_density/"): v
         for k, v in metrics.items()

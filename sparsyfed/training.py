@@ -71,7 +71,7 @@ def train_sgd(
     -------
     dict
         ``train_loss`` and ``train_accuracy`` of the last epoch (means over the
-        samples seen) and ``num_examples``.
+        samples seen), ``num_examples`` and ``samples_trained`` (over all epochs).
 
     """
     model.train()
@@ -82,6 +82,7 @@ def train_sgd(
     anchor = [p.detach().clone() for p in model.parameters()] if hp.prox_mu > 0 else None
     n = x.shape[0]
     loss_sum = correct = seen = 0.0
+    trained = 0
     for _ in range(hp.epochs):
         loss_sum = correct = seen = 0.0
         order = torch.randperm(n, generator=generator).to(x.device)
@@ -102,10 +103,12 @@ def train_sgd(
             loss_sum += float(loss.detach()) * idx.numel()
             correct += float((logits.detach().argmax(1) == yb).sum())
             seen += idx.numel()
+            trained += idx.numel()
     return {
         "train_loss": loss_sum / max(seen, 1),
         "train_accuracy": correct / max(seen, 1),
         "num_examples": int(n),
+        "samples_trained": trained,
     }
 
 
