@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+import traceback
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from sparsyfed.config import ConfigError, check_group_choices, conf_dir, to_plain, validate
@@ -22,7 +25,17 @@ def _run(cfg: DictConfig) -> float:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    summary = simulate(plain)
+    try:
+        summary = simulate(plain)
+    except Exception:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            raise
+        # One failed job must not end a long sweep: record it and go on.
+        trace = traceback.format_exc()
+        Path(plain["output_dir"]).mkdir(parents=True, exist_ok=True)
+        (Path(plain["output_dir"]) / "error.txt").write_text(trace)
+        print(f"error: job failed, sweep continues; see {plain['output_dir']}/error.txt", file=sys.stderr)
+        return float("nan")
     return float(summary["final_accuracy"])
 
 
