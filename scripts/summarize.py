@@ -58,8 +58,11 @@ def run_stats(run: dict, from_round: int) -> dict:
         "down_ratio": down_dense / down,
         "bound_ratio": up / sum(r["uplink_bound_bytes"] for r in rows),
         "seconds": run["summary"]["wall_seconds"],
-        "flops_ratio": sum(r.get("train_flops", 0) for r in rows)
-        / max(1.0, sum(r.get("train_flops_dense", 0) for r in rows)),
+        "flops_ratio": (
+            sum(r["train_flops"] for r in rows) / sum(r["train_flops_dense"] for r in rows)
+            if all("train_flops" in r for r in rows)
+            else float("nan")
+        ),
     }
 
 
