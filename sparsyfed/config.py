@@ -188,6 +188,19 @@ def validate(cfg: Mapping[str, Any]) -> None:
     if wandb_mode not in WANDB_MODES:
         _fail("wandb.mode", wandb_mode, f"choose one of {', '.join(WANDB_MODES)}")
     _validate_method_options(method)
+    _check_method_builds(cfg)
+
+
+def _check_method_builds(cfg: Mapping[str, Any]) -> None:
+    """Build the method once so its own option checks run before any work starts."""
+    from sparsyfed.methods import load_method
+
+    try:
+        load_method(cfg)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
 
 
 def _validate_method_options(method: Mapping[str, Any]) -> None:

@@ -42,6 +42,11 @@ def test_method_group_sets_its_own_beta_and_command_line_wins():
         (["method.act_threshold=sometimes"], "method.act_threshold='sometimes'", "first_batch"),
         (["batch_size=2.5"], "batch_size=2.5", "integer"),
         (["seed=abc"], "seed='abc'", "finite number"),
+        (["upload=gradients"], "upload='gradients'", "weights, delta_topk"),
+        (["server_momentum=1.5"], "server_momentum=1.5", "[0, 1)"),
+        (["method=zerofl", "method.mask_ratio=0.99"], "method.mask_ratio=0.99", "mask_ratio"),
+        (["method=flash", "method.warmup_epochs=-1"], "method.warmup_epochs=-1", "warmup_epochs"),
+        (["method=zerofl", "beta=1.25"], "beta", "zerofl"),
     ],
 )
 def test_bad_values_name_key_value_and_allowed(overrides, key, fragment):

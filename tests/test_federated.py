@@ -3,45 +3,26 @@
 from __future__ import annotations
 
 import itertools
-import json
 
 import numpy as np
 import pytest
 import torch
 from flwr.app import Array
+from helpers import make_cfg, read_rows
 from inprocess_grid import run_inprocess
 
 from sparsyfed.client import run_client_round
-from sparsyfed.config import compose_config, validate
 from sparsyfed.server import FederatedServer
 from sparsyfed.sparse.payload import nonzero_count
 from sparsyfed.task import get_task
 
-TINY = [
-    "dataset.num_samples=1500",
-    "num_clients=8",
-    "clients_per_round=3",
-    "rounds=5",
-    "model.width=16",
-    "model.depth=4",
-    "partition.alpha=0.5",
-]
+
+def tiny_cfg(tmp_path, data_dir, *extra: str) -> dict:
+    return make_cfg(tmp_path, data_dir, "rounds=5", *extra)
 
 
-def tiny_cfg(tmp_path, *extra: str) -> dict:
-    cfg = compose_config([*TINY, f"data_dir={tmp_path / 'data'}", *extra])
-    cfg["output_dir"] = str(tmp_path / "run")
-    validate(cfg)
-    return cfg
-
-
-def read_rows(cfg) -> list[dict]:
-    with open(f"{cfg['output_dir']}/metrics.jsonl") as fh:
-        return [json.loads(line) for line in fh]
-
-
-def test_upload_prunable_weights_have_exactly_target_sparsity(tmp_path):
-    cfg = tiny_cfg(tmp_path, "sparsity=0.9")
+def test_upload_prunable_weights_have_exactly_target_sparsity(tmp_path, data_dir):
+    cfg = tiny_cfg(tmp_path, data_dir, "sparsity=0.9")
     server = FederatedServer(cfg)
     task = get_task(cfg)
     upload, metrics = run_client_round(task, 2, 1, server.global_arrays())
@@ -58,8 +39,8 @@ def test_upload_prunable_weights_have_exactly_target_sparsity(tmp_path):
     assert metrics["num_examples"] == len(task.partitions[2])
 
 
-def test_keep_fraction_equals_one_minus_received_layer_sparsity(tmp_path):
-    cfg = tiny_cfg(tmp_path, "sparsity=0.8")
+def test_keep_fraction_equals_one_minus_received_layer_sparsity(tmp_path, data_dir):
+    cfg = tiny_cfg(tmp_path, data_dir, "sparsity=0.8")
     server = FederatedServer(cfg)
     task = get_task(cfg)
     # Round 1: the initial model is dense, so nothing is pruned (keep 1.0).
@@ -76,8 +57,8 @@ def test_keep_fraction_equals_one_minus_received_layer_sparsity(tmp_path):
         assert value < 1.0
 
 
-def test_sparsyfed_global_mask_never_grows_after_round_1_but_topk_regrows(tmp_path):
-    sparsyfed = tiny_cfg(tmp_path / "a", "sparsity=0.9")
+def test_sparsyfed_global_mask_never_grows_after_round_1_but_topk_regrows(tmp_path, data_dir):
+    sparsyfed = tiny_cfg(tmp_path / "a", data_dir, "sparsity=0.9")
     run_inprocess(sparsyfed)
     rows = read_rows(sparsyfed)[1:]
     assert [r["round"] for r in rows] == [1, 2, 3, 4, 5]
@@ -90,14 +71,16 @@ def test_sparsyfed_global_mask_never_grows_after_round_1_but_topk_regrows(tmp_pa
     # ... and each client uploaded exactly 10% of the prunable weights (+ dense small tensors).
     assert all(len(set(r["uplink_nnz_per_client"])) >= 1 for r in rows)
 
-    topk = tiny_cfg(tmp_path / "b", "sparsity=0.9", "beta=1.0", "method.act_pruning=false")
+    topk = tiny_cfg(
+        tmp_path / "b", data_dir, "sparsity=0.9", "beta=1.0", "method.act_pruning=false"
+    )
     run_inprocess(topk)
     topk_rows = read_rows(topk)[2:]
     assert sum(r["global_regrowth"] for r in topk_rows) > 0
 
 
-def test_round_metrics_bytes_are_encoded_lengths_and_sparse_beats_dense(tmp_path):
-    cfg = tiny_cfg(tmp_path, "sparsity=0.95", "rounds=2")
+def test_round_metrics_bytes_are_encoded_lengths_and_sparse_beats_dense(tmp_path, data_dir):
+    cfg = tiny_cfg(tmp_path, data_dir, "sparsity=0.95", "rounds=2")
     summary = run_inprocess(cfg)
     rows = read_rows(cfg)
     r = rows[-1]
@@ -112,10 +95,10 @@ def test_round_metrics_bytes_are_encoded_lengths_and_sparse_beats_dense(tmp_path
         assert (tmp_path / "run" / name).is_file()
 
 
-def test_same_seed_same_run_and_other_seed_differs(tmp_path):
-    a = tiny_cfg(tmp_path / "a", "rounds=2")
-    b = tiny_cfg(tmp_path / "b", "rounds=2")
-    c = tiny_cfg(tmp_path / "c", "rounds=2", "seed=1")
+def test_same_seed_same_run_and_other_seed_differs(tmp_path, data_dir):
+    a = tiny_cfg(tmp_path / "a", data_dir, "rounds=2")
+    b = tiny_cfg(tmp_path / "b", data_dir, "rounds=2")
+    c = tiny_cfg(tmp_path / "c", data_dir, "rounds=2", "seed=1")
     sa, sb = run_inprocess(a), run_inprocess(b)
     run_inprocess(c)
     assert sa["final_accuracy"] == sb["final_accuracy"]
@@ -143,8 +126,8 @@ def _nonfinite_payload(reply):
 
 
 @pytest.mark.parametrize("corruption", [_corrupt_payload, _nonfinite_payload])
-def test_malformed_update_is_dropped_and_round_completes(tmp_path, corruption):
-    cfg = tiny_cfg(tmp_path, "rounds=2")
+def test_malformed_update_is_dropped_and_round_completes(tmp_path, data_dir, corruption):
+    cfg = tiny_cfg(tmp_path, data_dir, "rounds=2")
     corrupt = {pid: corruption for pid in range(8)}
     first_round = FederatedServer(cfg).sample_clients()
     corrupt = {first_round[0]: corruption}
@@ -155,10 +138,10 @@ def test_malformed_update_is_dropped_and_round_completes(tmp_path, corruption):
     assert np.isfinite(rows[-1]["accuracy"])
 
 
-def test_batchnorm_counters_stay_integer_and_bn_stats_are_averaged(tmp_path):
+def test_batchnorm_counters_stay_integer_and_bn_stats_are_averaged(tmp_path, data_dir):
     from sparsyfed.methods import ClientUpdate
 
-    cfg = tiny_cfg(tmp_path)
+    cfg = tiny_cfg(tmp_path, data_dir)
     server = FederatedServer(cfg)
     task = get_task(cfg)
     updates = []
@@ -180,12 +163,12 @@ def test_batchnorm_counters_stay_integer_and_bn_stats_are_averaged(tmp_path):
     torch.testing.assert_close(server.state[mean_key].double(), expected)
 
 
-def test_recorder_warns_once_when_a_layer_collapses(tmp_path):
+def test_recorder_warns_once_when_a_layer_collapses(tmp_path, data_dir):
     import logging
 
     from sparsyfed.results import RunRecorder
 
-    cfg = tiny_cfg(tmp_path)
+    cfg = tiny_cfg(tmp_path, data_dir)
     recorder = RunRecorder(tmp_path / "rec", cfg)
     seen: list[str] = []
     handler = logging.Handler()

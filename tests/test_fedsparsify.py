@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import json
 
 import pytest
 import torch
+from helpers import make_cfg, read_rows
 from inprocess_grid import run_inprocess
 
 from baselines.fedsparsify import (
@@ -16,39 +16,14 @@ from baselines.fedsparsify import (
     sparsity_schedule,
 )
 from sparsyfed.client import run_client_round
-from sparsyfed.config import compose_config, validate
+from sparsyfed.config import ConfigError
 from sparsyfed.methods import ClientUpdate
 from sparsyfed.server import FederatedServer
 from sparsyfed.task import get_task
 
-TINY = [
-    "dataset.num_samples=1500",
-    "num_clients=8",
-    "clients_per_round=3",
-    "rounds=5",
-    "model.width=16",
-    "model.depth=4",
-    "partition.alpha=0.5",
-    "sparsity=0.9",
-]
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """One generated dataset for the whole module (the runs only differ in the method)."""
-    return tmp_path_factory.mktemp("data")
-
 
 def tiny_cfg(tmp_path, data_dir, *extra: str) -> dict:
-    cfg = compose_config([*TINY, f"data_dir={data_dir}", *extra])
-    cfg["output_dir"] = str(tmp_path / "run")
-    validate(cfg)
-    return cfg
-
-
-def read_rows(cfg) -> list[dict]:
-    with open(f"{cfg['output_dir']}/metrics.jsonl") as fh:
-        return [json.loads(line) for line in fh]
+    return make_cfg(tmp_path, data_dir, "rounds=5", "sparsity=0.9", *extra)
 
 
 # --------------------------------------------------------------------- schedule
@@ -237,6 +212,12 @@ def test_local_runs_end_to_end_through_the_client_app(tmp_path, data_dir):
 
 def test_local_rejects_settings_that_break_the_weight_merge(tmp_path, data_dir):
     for extra in ("server_lr=0.5", "upload=delta_topk"):
-        cfg = tiny_cfg(tmp_path, data_dir, "method=fedsparsify_local", extra)
+        cfg = tiny_cfg(tmp_path, data_dir, "method=fedsparsify_local")
+        bad = make_cfg(tmp_path, data_dir, "method=fedsparsify_local", "rounds=5", "sparsity=0.9")
+        bad[extra.split("=")[0]] = 0.5 if extra.startswith("server_lr") else "delta_topk"
         with pytest.raises(ValueError, match="fedsparsify_local"):
-            FedSparsifyLocal(cfg)
+            FedSparsifyLocal(bad)
+        # config validation builds the method, so the same error stops a run before it starts
+        with pytest.raises(ConfigError, match="fedsparsify_local"):
+            tiny_cfg(tmp_path, data_dir, "method=fedsparsify_local", extra)
+    assert FedSparsifyLocal(cfg).name == "fedsparsify_local"

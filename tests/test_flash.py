@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
+from helpers import make_cfg, read_rows
 from inprocess_grid import run_inprocess
 
 from baselines.flash import (
@@ -17,47 +16,15 @@ from baselines.flash import (
     keep_counts,
 )
 from sparsyfed.client import run_client_round
-from sparsyfed.config import ConfigError, compose_config, validate
+from sparsyfed.config import ConfigError
 from sparsyfed.methods import ClientUpdate
 from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
 from sparsyfed.server import FederatedServer
 from sparsyfed.task import get_task
 
-TINY = [
-    "dataset.num_samples=1500",
-    "num_clients=8",
-    "clients_per_round=3",
-    "model.width=16",
-    "model.depth=4",
-    "partition.alpha=0.5",
-]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Direct client calls skip the ClientApp, which pins torch to one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """One generated MNIST-1D cache for the whole module."""
-    return tmp_path_factory.mktemp("flash-data")
-
 
 def tiny_cfg(tmp_path, data_dir, *extra: str) -> dict:
-    cfg = compose_config([*TINY, f"data_dir={data_dir}", *extra])
-    cfg["output_dir"] = str(tmp_path / "run")
-    validate(cfg)
-    return cfg
-
-
-def read_rows(cfg) -> list[dict]:
-    with open(f"{cfg['output_dir']}/metrics.jsonl") as fh:
-        return [json.loads(line) for line in fh]
+    return make_cfg(tmp_path, data_dir, *extra)
 
 
 def round_one_updates(server: FederatedServer, pids) -> list[ClientUpdate]:

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
+from helpers import make_cfg, read_rows
 from inprocess_grid import run_inprocess
 
 from sparsyfed.client import run_client_round
-from sparsyfed.config import compose_config, validate
+from sparsyfed.config import compose_config
 from sparsyfed.methods import ClientUpdate, load_method
 from sparsyfed.nn.layers import sparse_layers
 from sparsyfed.server import FederatedServer
 from sparsyfed.task import Task
 
-TINY = [
-    "dataset.num_samples=1500",
-    "num_clients=8",
-    "clients_per_round=3",
-    "rounds=4",
-    "model.width=16",
-    "model.depth=4",
-    "partition.alpha=0.5",
-]
 
-
-def cfg_for(tmp_path, *extra: str) -> dict:
-    cfg = compose_config([*TINY, f"data_dir={tmp_path / 'data'}", *extra])
-    cfg["output_dir"] = str(tmp_path / "run")
-    validate(cfg)
-    return cfg
+def cfg_for(tmp_path, data_dir, *extra: str) -> dict:
+    return make_cfg(tmp_path, data_dir, "rounds=4", *extra)
 
 
 def sparse_received(cfg) -> tuple[Task, dict]:
@@ -41,30 +27,25 @@ def sparse_received(cfg) -> tuple[Task, dict]:
     return task, upload
 
 
-def rows(cfg) -> list[dict]:
-    with open(f"{cfg['output_dir']}/metrics.jsonl") as fh:
-        return [json.loads(line) for line in fh]
-
-
-def test_topk_zeros_regrow_in_local_training_sparsyfed_zeros_do_not(tmp_path):
-    topk = cfg_for(tmp_path, "method=topk", "sparsity=0.9")
+def test_topk_zeros_regrow_in_local_training_sparsyfed_zeros_do_not(tmp_path, data_dir):
+    topk = cfg_for(tmp_path, data_dir, "method=topk", "sparsity=0.9")
     task, received = sparse_received(topk)
     _, m = run_client_round(task, 0, 2, received)
     assert m["local_regrowth"] > 0  # pruned weights came back during training
     assert m["local_regrowth_after_prune"] >= 0
 
-    sparsyfed = cfg_for(tmp_path, "method=sparsyfed", "sparsity=0.9")
+    sparsyfed = cfg_for(tmp_path, data_dir, "method=sparsyfed", "sparsity=0.9")
     task, received = sparse_received(sparsyfed)
     _, m = run_client_round(task, 0, 2, received)
     assert m["local_regrowth"] == 0 and m["local_regrowth_after_prune"] == 0
 
 
-def test_topk_global_sparsity_falls_below_target_sparsyfed_holds(tmp_path):
-    topk = cfg_for(tmp_path / "t", "method=topk", "sparsity=0.9")
-    sparsyfed = cfg_for(tmp_path / "s", "method=sparsyfed", "sparsity=0.9")
+def test_topk_global_sparsity_falls_below_target_sparsyfed_holds(tmp_path, data_dir):
+    topk = cfg_for(tmp_path / "t", data_dir, "method=topk", "sparsity=0.9")
+    sparsyfed = cfg_for(tmp_path / "s", data_dir, "method=sparsyfed", "sparsity=0.9")
     run_inprocess(topk)
     run_inprocess(sparsyfed)
-    t_rows, s_rows = rows(topk)[1:], rows(sparsyfed)[1:]
+    t_rows, s_rows = read_rows(topk)[1:], read_rows(sparsyfed)[1:]
     assert all(r["sparsity_prunable"] < 0.9 for r in t_rows)
     assert sum(r["global_regrowth"] for r in t_rows[1:]) > 0
     assert all(r["global_regrowth"] == 0 for r in s_rows[1:])
@@ -74,14 +55,14 @@ def test_topk_global_sparsity_falls_below_target_sparsyfed_holds(tmp_path):
         assert r["train_flops"] <= r["train_flops_dense"]
 
 
-def test_sparsyfed_na_prunes_no_activations_and_sparsefedpp_uses_its_floor(tmp_path):
-    na = cfg_for(tmp_path, "method=sparsyfed_na", "sparsity=0.9")
+def test_sparsyfed_na_prunes_no_activations_and_sparsefedpp_uses_its_floor(tmp_path, data_dir):
+    na = cfg_for(tmp_path, data_dir, "method=sparsyfed_na", "sparsity=0.9")
     task, received = sparse_received(na)
     _, m = run_client_round(task, 0, 2, received)
     keeps = [v for k, v in m.items() if k.startswith("act_keep/")]
     assert keeps and all(v == 1.0 for v in keeps)
 
-    pp = cfg_for(tmp_path, "method=sparsefedpp", "sparsity=0.999")
+    pp = cfg_for(tmp_path, data_dir, "method=sparsefedpp", "sparsity=0.999")
     assert pp["method"]["act_keep_floor"] == 0.01
     task = Task(pp)
     model = task.new_model()
@@ -92,8 +73,10 @@ def test_sparsyfed_na_prunes_no_activations_and_sparsefedpp_uses_its_floor(tmp_p
     assert min(keeps) == pytest.approx(0.01)
 
 
-def test_delta_topk_uploads_a_sparse_pseudo_gradient_and_server_applies_its_mean(tmp_path):
-    cfg = cfg_for(tmp_path, "method=sparsyfed", "sparsity=0.9", "upload=delta_topk")
+def test_delta_topk_uploads_a_sparse_pseudo_gradient_and_server_applies_its_mean(
+    tmp_path, data_dir
+):
+    cfg = cfg_for(tmp_path, data_dir, "method=sparsyfed", "sparsity=0.9", "upload=delta_topk")
     server = FederatedServer(cfg)
     received = server.global_arrays()
     updates = []
@@ -123,9 +106,9 @@ def test_fedavgm_applies_server_momentum():
     torch.testing.assert_close(g2["w"], g1["w"] + torch.tensor([1.5, 2.0]))
 
 
-def test_fedprox_pulls_local_weights_toward_the_received_model(tmp_path):
-    plain = cfg_for(tmp_path, "method=fedavg")
-    prox = cfg_for(tmp_path, "method=fedavg", "prox_mu=5.0")
+def test_fedprox_pulls_local_weights_toward_the_received_model(tmp_path, data_dir):
+    plain = cfg_for(tmp_path, data_dir, "method=fedavg")
+    prox = cfg_for(tmp_path, data_dir, "method=fedavg", "prox_mu=5.0")
     received = FederatedServer(plain).global_arrays()
     drift = {}
     for name, cfg in (("plain", plain), ("prox", prox)):
@@ -151,10 +134,10 @@ def test_spectral_exponent_is_deterministic_and_matches_its_formula():
     assert spectral_exponent(torch.zeros(4, 4)) == 1.0
 
 
-def test_spectral_variant_runs_and_keeps_the_mask_frozen(tmp_path):
-    cfg = cfg_for(tmp_path, "method=sparsyfed_spectral", "sparsity=0.9")
+def test_spectral_variant_runs_and_keeps_the_mask_frozen(tmp_path, data_dir):
+    cfg = cfg_for(tmp_path, data_dir, "method=sparsyfed_spectral", "sparsity=0.9")
     assert cfg["beta"] == -1.0
     run_inprocess(cfg)
-    r = rows(cfg)[1:]
+    r = read_rows(cfg)[1:]
     assert all(row["global_regrowth"] == 0 for row in r[1:])
     assert all(row["local_regrowth"] == 0 for row in r)

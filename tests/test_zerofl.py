@@ -21,15 +21,6 @@ from sparsyfed.training import LocalTraining
 S = 0.75  # 192-weight convs and a 32-weight linear layer: S * numel is an integer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids oversubscription on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _net() -> nn.Module:
     return nn.Sequential(
         nn.Conv1d(2, 8, 3, padding=1, bias=False),
