@@ -238,6 +238,10 @@ class FedSparsifyGlobal(_FedSparsify):
     then picks the ``round(s_t * N)`` smallest entries afresh.
     """
 
+    def upload_sparsity(self, hp: LocalTraining) -> float:
+        """No client-side purge: the server purges after FedAvg."""
+        return 0.0
+
     def after_aggregate(self, global_state: State, server_round: int) -> State:
         """Purge the merged model to ``s_t`` with one global magnitude threshold."""
         if self.purges_in(server_round):
@@ -271,16 +275,9 @@ class FedSparsifyLocal(_FedSparsify):
                 "the clients' purge is their upload rule"
             )
 
-    def make_update(
-        self, model: nn.Module, received: Mapping[str, Tensor], hp: LocalTraining
-    ) -> State:
+    def upload_sparsity(self, hp: LocalTraining) -> float:
         """Purge the local model to ``s_t`` (global magnitude over its prunable weights)."""
-        if self.purges_in(hp.server_round):
-            global_magnitude_prune_(
-                [layer.weight for _, layer in prunable_layers(model)],
-                self.target_at(hp.server_round),
-            )
-        return super().make_update(model, received, hp)
+        return self.target_at(hp.server_round) if self.purges_in(hp.server_round) else 0.0
 
     def aggregate(
         self, global_state: Mapping[str, Tensor], updates: Sequence[ClientUpdate]

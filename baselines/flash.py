@@ -77,7 +77,7 @@ from sparsyfed.config import ConfigError
 from sparsyfed.methods.base import ClientUpdate, Method, State
 from sparsyfed.nn.init import init_weights
 from sparsyfed.nn.layers import prunable_layers, prunable_weight_names
-from sparsyfed.sparse.topk import global_magnitude_prune_, num_to_prune
+from sparsyfed.sparse.topk import num_to_prune
 from sparsyfed.task import derive_seed
 from sparsyfed.training import LocalTraining, train_sgd
 
@@ -376,15 +376,6 @@ class Flash(Method):
         """Dense local training for ``warmup_epochs`` (or ``local_epochs``) epochs."""
         epochs = self.warmup_epochs or hp.epochs
         return train_sgd(model, x, y, dataclasses.replace(hp, epochs=epochs))
-
-    def make_update(
-        self, model: nn.Module, received: Mapping[str, Tensor], hp: LocalTraining
-    ) -> State:
-        """Global magnitude prune of the conv/linear weights to ``sparsity``; upload the weights."""
-        global_magnitude_prune_(
-            [layer.weight for _, layer in prunable_layers(model)], self.sparsity
-        )
-        return super().make_update(model, received, hp)
 
     # ----------------------------------------------------------------- server
     def aggregate(

@@ -23,14 +23,13 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from sparsyfed.methods.base import Method, State
+from sparsyfed.methods.base import Method
 from sparsyfed.nn.layers import (
     prunable_layers,
     reset_activation_state,
     sparse_layers,
     wrap_layers,
 )
-from sparsyfed.sparse.topk import global_magnitude_prune_
 from sparsyfed.training import LocalTraining, train_sgd
 
 
@@ -64,8 +63,7 @@ class ZeroFL(Method):
             )
         self.act_threshold = str(self.options.get("act_threshold", "first_batch"))
 
-    @property
-    def upload_sparsity(self) -> float:
+    def upload_sparsity(self, hp: LocalTraining) -> float:
         """The fraction of prunable weights zeroed in the upload, ``S - mask_ratio``."""
         return max(0.0, self.sparsity - self.mask_ratio)
 
@@ -98,12 +96,3 @@ class ZeroFL(Method):
             metrics[f"act_density/{name}"] = layer.last_act_density
             metrics[f"weight_density/{name}"] = layer.mean_forward_weight_density
         return metrics
-
-    def make_update(
-        self, model: nn.Module, received: Mapping[str, Tensor], hp: LocalTraining
-    ) -> State:
-        """Globally prune all conv/linear weights to ``S - mask_ratio``, upload the weights."""
-        global_magnitude_prune_(
-            [layer.weight for _, layer in prunable_layers(model)], self.upload_sparsity
-        )
-        return super().make_update(model, received, hp)

@@ -34,7 +34,10 @@ def _run(cfg: DictConfig) -> float:
         trace = traceback.format_exc()
         Path(plain["output_dir"]).mkdir(parents=True, exist_ok=True)
         (Path(plain["output_dir"]) / "error.txt").write_text(trace)
-        print(f"error: job failed, sweep continues; see {plain['output_dir']}/error.txt", file=sys.stderr)
+        print(
+            f"error: job failed, sweep continues; see {plain['output_dir']}/error.txt",
+            file=sys.stderr,
+        )
         return float("nan")
     return float(summary["final_accuracy"])
 

@@ -21,6 +21,8 @@ from torch import Tensor, nn
 
 from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
 from sparsyfed.nn.init import init_weights
+from sparsyfed.nn.layers import prunable_layers
+from sparsyfed.sparse.topk import global_magnitude_prune_
 from sparsyfed.training import LocalTraining, train_sgd
 
 State = dict[str, Tensor]
@@ -92,10 +94,25 @@ class Method:
         """Run local training on one client's data; return scalar metrics."""
         return train_sgd(model, x, y, hp)
 
+    def upload_sparsity(self, hp: LocalTraining) -> float:
+        """Fraction of the prunable weights the upload zeroes (0 = no client-side prune).
+
+        Default: the method's ``sparsity`` (0 for methods that do not use it).
+        """
+        return self.sparsity
+
     def make_update(
         self, model: nn.Module, received: Mapping[str, Tensor], hp: LocalTraining
     ) -> State:
-        """Return the tensors to upload after local training (default: the weights)."""
+        """Return the weights to upload after local training.
+
+        When :meth:`upload_sparsity` is positive, one global magnitude Top-K over
+        all conv/linear weights first leaves exactly ``round(s * N)`` zeros
+        (biases and normalisation layers are never pruned).
+        """
+        sparsity = self.upload_sparsity(hp)
+        if sparsity > 0:
+            global_magnitude_prune_([layer.weight for _, layer in prunable_layers(model)], sparsity)
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     # ----------------------------------------------------------------- server

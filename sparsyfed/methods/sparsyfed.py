@@ -15,14 +15,12 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from sparsyfed.methods.base import Method, State
+from sparsyfed.methods.base import Method
 from sparsyfed.nn.layers import (
-    prunable_layers,
     reset_activation_state,
     sparse_layers,
     wrap_layers,
 )
-from sparsyfed.sparse.topk import global_magnitude_prune_
 from sparsyfed.training import LocalTraining, train_sgd
 
 
@@ -60,12 +58,3 @@ class SparsyFed(Method):
             metrics[f"act_keep/{name}"] = layer.last_keep_fraction
             metrics[f"act_density/{name}"] = layer.last_act_density
         return metrics
-
-    def make_update(
-        self, model: nn.Module, received: Mapping[str, Tensor], hp: LocalTraining
-    ) -> State:
-        """Globally prune the conv/linear weights to exactly ``sparsity``, upload the weights."""
-        global_magnitude_prune_(
-            [layer.weight for _, layer in prunable_layers(model)], self.sparsity
-        )
-        return super().make_update(model, received, hp)
