@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/summarize.py DIR [DIR ...] [--from-round 10]
+    python scripts/summarize.py DIR [DIR ...] [--from-round 10] [--compact]
 
 Every directory below DIR holding ``summary.json``, ``metrics.jsonl`` and
 ``config.yaml`` (one run of ``python -m sparsyfed`` or ``flwr run .``) is read;
@@ -66,11 +66,33 @@ def run_stats(run: dict, from_round: int) -> dict:
     }
 
 
+def print_compact(groups: dict[tuple, list[dict]]) -> None:
+    print(
+        "| method | S | accuracy (mean of last 3 rounds) | global prunable sparsity, last round "
+        "| uplink MB (dense ÷ sent) | downlink MB (dense ÷ sent) | training FLOPs ÷ dense |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for key in sorted(groups, key=lambda k: (k[3], k[1])):
+        st = groups[key]
+
+        def mean(name: str, st: list[dict] = st) -> float:
+            return statistics.mean(x[name] for x in st)
+
+        print(
+            f"| {key[1]} | {key[3]} | {_mean_std([x['acc_last3'] for x in st])} "
+            f"| {mean('sparsity_final'):.4f} | {mean('up_mb'):.2f} ({mean('up_ratio'):.1f}x) "
+            f"| {mean('down_mb'):.2f} ({mean('down_ratio'):.1f}x) | {mean('flops_ratio'):.3f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dirs", nargs="+", type=Path)
     parser.add_argument(
         "--from-round", type=int, default=10, help="first round of the sparsity-gap column"
+    )
+    parser.add_argument(
+        "--compact", action="store_true", help="fewer columns (the README's methods table)"
     )
     args = parser.parse_args()
     groups: dict[tuple, list[dict]] = defaultdict(list)
@@ -79,6 +101,9 @@ def main() -> None:
         key = (s["dataset"], s["method"], cfg["beta"], s["sparsity_target"] if s["method"] != "fedavg" else 0.0,
                cfg["partition"]["alpha"], cfg["rounds"])  # fmt: skip
         groups[key].append(run_stats(run, args.from_round))
+    if args.compact:
+        print_compact(groups)
+        return
     print(
         "| dataset | method | β | S | α | rounds | seeds | accuracy (mean of last 3 rounds) | final accuracy "
         f"| global prunable sparsity | max \\|sparsity − S\\| from round {args.from_round} "

@@ -104,6 +104,11 @@ def test_fedavgm_applies_server_momentum():
     torch.testing.assert_close(g1["w"], torch.tensor([1.0, 2.0]))
     g2 = method.aggregate(g1, [ClientUpdate(0, {"w": g1["w"] + 1.0}, 1)])  # v2 = 0.5 v1 + 1
     torch.testing.assert_close(g2["w"], g1["w"] + torch.tensor([1.5, 2.0]))
+    # Running statistics are averaged, never pushed by momentum (a variance must stay >= 0).
+    var = {"bn.running_var": torch.tensor([1.0])}
+    method.aggregate(var, [ClientUpdate(0, {"bn.running_var": torch.tensor([0.1])}, 1)])
+    out = method.aggregate(var, [ClientUpdate(0, {"bn.running_var": torch.tensor([0.1])}, 1)])
+    torch.testing.assert_close(out["bn.running_var"], torch.tensor([0.1]))
 
 
 def test_fedprox_pulls_local_weights_toward_the_received_model(tmp_path, data_dir):

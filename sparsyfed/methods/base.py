@@ -26,6 +26,8 @@ from sparsyfed.sparse.topk import global_magnitude_prune_
 from sparsyfed.training import LocalTraining, train_sgd
 
 State = dict[str, Tensor]
+# State-dict entries that are running statistics, not parameters.
+STATISTICS_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
 @dataclass
@@ -135,10 +137,16 @@ class Method:
         return self._apply_server_momentum(global_state, new_state) if momentum else new_state
 
     def _apply_server_momentum(self, global_state: Mapping[str, Tensor], averaged: State) -> State:
-        """FedAvgM: ``v <- mu v + mean_delta``, ``theta <- theta + server_lr v`` (float tensors)."""
+        """FedAvgM: ``v <- mu v + mean_delta``, ``theta <- theta + server_lr v``.
+
+        Applied to the float tensors except normalisation running statistics,
+        which keep the plain weighted average.
+        """
         out: State = {}
         for key, current in global_state.items():
-            if not current.is_floating_point():
+            if not current.is_floating_point() or key.endswith(STATISTICS_SUFFIXES):
+                # Normalisation statistics are averaged, not extrapolated: momentum
+                # would drive a running variance negative (NaN loss).
                 out[key] = averaged[key]
                 continue
             step = averaged[key] - current
