@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
 from sparsyfed.methods.base import ClientUpdate, Method, State
 from sparsyfed.nn.layers import prunable_layers, prunable_weight_names
 from sparsyfed.sparse.topk import global_magnitude_prune_
@@ -117,29 +118,17 @@ def majority_vote_merge(
         rounded back).
 
     """
-    if not states:
-        raise ValueError("cannot merge zero client states")
-    if len(weights) != len(states):
-        raise ValueError(f"{len(weights)} weights for {len(states)} client states")
-    total = float(sum(weights))
-    if total <= 0:
-        raise ValueError(f"client weights must sum to a positive number, got {list(weights)}")
-    missing = [k for k in keys if k not in states[0]]
+    missing = [k for k in keys if states and k not in states[0]]
     if missing:
         raise KeyError(f"voted keys missing from the client states: {missing}")
+    # The weighted average (zeros included) is plain FedAvg with server lr 1.
+    merged = fedavg_pseudo_gradients(states[0], states, weights)
     quorum = len(states) // 2
-    voted = set(keys)
-    merged: dict[str, Tensor] = {}
-    for key, ref in states[0].items():
-        avg = torch.zeros(ref.shape, dtype=torch.float64)
-        for weight, state in zip(weights, states, strict=True):
-            avg.add_(state[key].detach().to("cpu", torch.float64), alpha=float(weight) / total)
-        if key in voted:
-            votes = torch.zeros(ref.shape, dtype=torch.int64)
-            for state in states:
-                votes.add_((state[key].detach().cpu() != 0).to(torch.int64))
-            avg.masked_fill_(votes < quorum, 0.0)
-        merged[key] = avg.to(ref.dtype) if ref.is_floating_point() else avg.round().to(ref.dtype)
+    for key in keys:
+        votes = torch.zeros(merged[key].shape, dtype=torch.int64)
+        for state in states:
+            votes.add_((state[key].detach().cpu() != 0).to(torch.int64))
+        merged[key].masked_fill_(votes < quorum, 0.0)
     return merged
 
 
