@@ -1,68 +1,102 @@
-"""Self-describing byte payloads for (sparse) NumPy tensors.
+"""Self-describing byte payloads for (sparse) NumPy tensors, wire format version 2.
 
 Every tensor is serialised to one ``bytes`` object that carries its own
-codec, dtype and shape, so a receiver needs nothing but the payload to rebuild
-the array. Four codecs are available; :func:`choose_codec` picks the smallest
-one for a given tensor.
+codec, dtype, value format and shape, so a receiver needs nothing but the
+payload (and, for the ``support`` codec, the shared reference tensor) to
+rebuild the array. :func:`choose_codec` picks the smallest codec.
 
-Wire format (version 1)
------------------------
-All integers are little-endian. The header is ``14 + 4 * ndim`` bytes::
+Header
+------
+All integers are little-endian; there is no padding or alignment anywhere.
+The header is ``15 + 4 * ndim`` bytes plus the codec fields::
 
-    offset  size       field
-    0       2          magic, the ASCII bytes ``b"SF"``
-    2       1          version (u8), always 1
-    3       1          codec id (u8): 0 = dense, 1 = bitmap, 2 = coo, 3 = ef
-    4       1          dtype code (u8), see the table below
-    5       1          ndim (u8), at most 8
-    6       4 * ndim   shape, one u32 per dimension (C order)
-    6+4*nd  8          nnz (u64), number of stored values
+    offset    size      field
+    0         2         magic, the ASCII bytes ``b"SF"``
+    2         1         version (u8), always 2 (version 1 is rejected)
+    3         1         codec id (u8), the index in CODECS:
+                        0 dense, 1 bitmap, 2 coo, 3 csr, 4 ef, 5 golomb, 6 support
+    4         1         dtype code (u8), see below
+    5         1         value format (u8): 0 raw, 1 fp16, 2 int8
+    6         1         ndim (u8), at most 8
+    7         4 * ndim  shape, one u32 per dimension (C order)
+    7+4*nd    8         nnz (u64), number of stored values
+    15+4*nd   ...       codec fields: 10 bytes for golomb, 18 for support, else none
 
 Dtype codes: 0 = float32, 1 = float64, 2 = float16, 3 = int64, 4 = int32,
-5 = uint8, 6 = bool. Values are always stored little-endian.
+5 = uint8, 6 = bool. ``n = numel`` is the product of the shape (at most
+``2**31 - 1``), ``k = nnz``. The body follows the header and always ends with
+the *value section* (:mod:`sparsyfed.sparse.values`) holding ``count``
+values, ``count = n`` for dense and ``k`` otherwise:
 
-The body follows the header directly (no padding, no alignment):
+* raw: ``count`` values in the tensor dtype;
+* fp16: ``count`` float16 values (floating dtypes only);
+* int8: a float32 scale, then ``count`` int8 codes (floating dtypes only).
 
+Bit streams are packed least-significant bit first (bit ``b`` is bit
+``b % 8`` of byte ``b // 8``) and their padding bits must be zero. A
+*fixed-width stream* of ``c`` values of ``w`` bits holds bit ``j`` of value
+``i`` at stream bit ``i * w + j`` (``ceil(c * w / 8)`` bytes). A *unary
+stream* of non-negative ``q_0 .. q_{c-1}`` is a bit vector with bit
+``sum_{j<=i} q_j + i`` set for every ``i``.
+
+Codecs (positions are flat C-order indices of the kept elements, sorted)
+------------------------------------------------------------------------
 ``dense``
-    The ``numel * itemsize`` raw bytes of the tensor in C order. The header's
-    ``nnz`` field is still present and must equal ``numel``.
+    The value section with all ``n`` values (``nnz`` must equal ``n``).
 ``bitmap``
-    ``ceil(numel / 8)`` bytes holding the keep-mask packed with
-    ``np.packbits(mask, bitorder="little")`` (element ``i`` is bit ``i % 8`` of
-    byte ``i // 8``; the padding bits after ``numel`` are zero), followed by the
-    ``nnz`` kept values in C order.
+    ``ceil(n / 8)`` bytes: the keep-mask as a bit stream, then the values.
 ``coo``
-    ``nnz`` int32 flat (C-order) indices, strictly increasing, followed by the
-    ``nnz`` values at those indices. Only available when ``numel < 2**31``.
+    ``k`` int32 positions, strictly increasing, then the values.
+``csr``
+    The tensor as a ``(rows, cols)`` matrix, ``rows = shape[0]`` and
+    ``cols = prod(shape[1:])`` for ``ndim >= 2``, ``rows = 1`` for
+    ``ndim == 1`` (``ndim == 0`` is not allowed). ``rows + 1`` int32 row
+    pointers (``rowptr[0] == 0``, non-decreasing, ``rowptr[-1] == k``), ``k``
+    int32 column indices (in ``[0, cols)``, strictly increasing within each
+    row), then the values in C order. Needs ``rows + 1 <= 2**31 - 1``.
 ``ef``
-    The flat (C-order) indices of the kept elements, Elias-Fano coded, then
-    the ``nnz`` kept values in C order. With ``n = numel``, ``k = nnz >= 1``
-    and ``l = floor(log2(n / k))`` low bits per index (not stored; computed
-    exactly as ``(n // k).bit_length() - 1``) the body is:
+    Elias-Fano positions with ``l = (n // k).bit_length() - 1`` low bits
+    (``floor(log2(n / k))``, not stored): the fixed-width stream of the ``k``
+    low parts ``p_i & (2**l - 1)`` (``ceil(k * l / 8)`` bytes), then the unary
+    stream of the high parts, ``h = k + (n >> l) + 1`` bits long
+    (``ceil(h / 8)`` bytes; bit ``(p_i >> l) + i`` set), then the values.
+    Empty position block for ``k == 0``.
+``golomb``
+    Rice-coded gaps. Codec fields: ``flags`` (u8; bit 0 = complement, other
+    bits zero), ``r`` (u8, Rice parameter, at most 31), ``u`` (u64, unary
+    stream length in bits). If ``2 * k > n`` the complement is coded: the
+    ``c = n - k`` unoccupied positions; otherwise the ``c = k`` kept ones.
+    With coded positions ``p_i`` and gaps ``g_i = p_i - p_{i-1} - 1``
+    (``p_{-1} = -1``) the block is the fixed-width stream of the ``c`` low
+    parts ``g_i & (2**r - 1)`` (``ceil(c * r / 8)`` bytes), then the unary
+    stream of the quotients ``g_i >> r`` (``ceil(u / 8)`` bytes, ``u`` =
+    last set bit + 1), then the ``k`` values of the kept positions. For
+    ``c == 0`` both ``r`` and ``u`` are 0. The encoder takes the smallest
+    ``r`` among ``r0 - 1 .. r0 + 2`` (clipped to ``[0, 31]``) minimising
+    ``ceil(c * r / 8) + ceil(u / 8)``, where ``r0 = max(0,
+    t.bit_length() - 1)``, ``t = ((n - c) * 709) // (1024 * c)``; decoders
+    require that choice.
+``support``
+    Positions relative to a reference tensor of the same shape that both
+    sides know: its support is the set of ``m`` elements whose bit pattern
+    is not all zero (bool: ``True``). The kept positions must lie in that
+    support; they are replaced by their ranks in ``[0, m)`` and coded exactly
+    like ``golomb`` over a domain of size ``m`` (complement iff
+    ``2 * k > m``). Codec fields: ``m`` (u64), ``flags`` (u8), ``r`` (u8),
+    ``u`` (u64). The receiver passes the reference to :func:`decode_array`.
 
-    1. ``ceil(k * l / 8)`` bytes of low bits: bit ``j`` of index number ``i``
-       is bit ``b = i * l + j`` of the stream, stored as bit ``b % 8`` of
-       byte ``b // 8``;
-    2. ``ceil(h / 8)`` bytes of high bits, ``h = k + (n >> l) + 1``: a bit
-       vector, packed the same way, with bit ``(index_i >> l) + i`` set for
-       every ``i`` and all other bits clear (the high parts in unary);
-    3. the ``k`` values.
-
-    The padding bits at the end of both bit streams are zero. For
-    ``nnz == 0`` the body is empty. The positions cost about
-    ``2 + log2(n / k)`` bits each, close to the ``log2(C(n, k)) / k`` bound.
-
-"Non-zero" is defined on the bit pattern: an element is kept iff its bytes are
-not all zero. Hence ``-0.0`` and every NaN are kept as values, and decoding
-reproduces the input bit for bit with every codec. Boolean arrays are
+"Non-zero" is defined on the bit pattern: an element is kept iff its bytes
+are not all zero, so with raw values ``-0.0`` and every NaN are kept and
+decoding reproduces the input bit for bit. Lossy value formats drop the
+elements that quantise to zero (see :mod:`sparsyfed.sparse.values`); their
+decoded tensor ``x_q`` re-encodes to itself exactly. Boolean arrays are
 canonicalised to bytes 0/1 before encoding.
 
 Decoding is strict: every payload that decodes successfully is the canonical
-encoding of its result (re-encoding the decoded array with the same codec
-returns the identical bytes), and every malformed payload raises
-:class:`PayloadError`, and only that. The shape product is limited to
-``2**31 - 1`` elements, and the payload length is checked against the header
-before anything is allocated.
+encoding of its result (re-encoding the decoded array with the same codec,
+value format and reference returns the identical bytes), and every malformed
+payload raises :class:`PayloadError`, and only that. The payload length is
+fully determined by the header and checked before anything is allocated.
 """
 
 from __future__ import annotations
@@ -73,28 +107,48 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sparsyfed.sparse import values as _values
+from sparsyfed.sparse.bitstream import BitstreamError, nbytes_for_bits, unpack_positions
+from sparsyfed.sparse.positions import (
+    RICE_MAX,
+    RiceCode,
+    ef_decode,
+    ef_encode,
+    ef_layout,
+    rice_decode,
+    rice_encode,
+    rice_max_unary,
+    rice_nbytes,
+    rice_plan_nbytes,
+    uses_complement,
+)
+from sparsyfed.sparse.values import VALUE_FORMATS, ValueSectionError
+
 __all__ = [
     "CODECS",
     "MAX_NDIM",
     "MAX_NUMEL",
+    "VALUE_FORMATS",
     "PayloadError",
+    "PayloadInfo",
     "choose_codec",
     "decode_array",
     "encode_array",
     "encoded_nbytes",
     "header_nbytes",
     "payload_codec",
+    "payload_info",
 ]
 
-CODECS: tuple[str, ...] = ("dense", "bitmap", "coo", "ef")
+CODECS: tuple[str, ...] = ("dense", "bitmap", "coo", "csr", "ef", "golomb", "support")
 """Codec names; the position of a name is its codec id on the wire."""
 
 MAGIC = b"SF"
-VERSION = 1
+VERSION = 2
 MAX_NDIM = 8
 MAX_NUMEL = 2**31 - 1
 _MAX_DIM = 2**32 - 1
-_COO_MAX_NUMEL = 2**31  # coo needs every flat index to fit in an int32
+_INT32_MAX = 2**31 - 1
 
 # Wire dtypes, indexed by dtype code. All explicitly little-endian.
 _DTYPES: tuple[np.dtype, ...] = (
@@ -114,77 +168,47 @@ _UINT_BY_SIZE: dict[int, np.dtype] = {
     8: np.dtype("<u8"),
 }
 _INDEX_DTYPE = np.dtype("<i4")
-_EF_LOW_DTYPE = np.dtype("<u4")  # holds the l <= 30 low bits of an ef index
-_PREFIX = struct.Struct("<2sBBBB")
+_PREFIX = struct.Struct("<2sBBBBB")
 _NNZ = struct.Struct("<Q")
-_FIXED_HEADER = _PREFIX.size + _NNZ.size  # 14 bytes, plus 4 per dimension
+_FIXED_HEADER = _PREFIX.size + _NNZ.size  # 15 bytes, plus 4 per dimension
+_GOLOMB_FIELDS = struct.Struct("<BBQ")  # flags, r, unary bits
+_SUPPORT_FIELDS = struct.Struct("<QBBQ")  # m, flags, r, unary bits
+_FIELDS = {"golomb": _GOLOMB_FIELDS.size, "support": _SUPPORT_FIELDS.size}
 
 
 class PayloadError(ValueError):
     """Raised for any malformed or hostile payload (one typed error)."""
 
 
-class _Header(NamedTuple):
+class PayloadInfo(NamedTuple):
+    """Header-level description of a payload (see :func:`payload_info`)."""
+
     codec: str
-    dtype: np.dtype  # wire (little-endian) dtype
+    dtype: np.dtype
     shape: tuple[int, ...]
     numel: int
     nnz: int
-    nbytes: int  # header length; the body starts here
+    values: str
+    value_bits: int
+    position_bits: int
+    reference_nnz: int | None
+    nbytes: int
+
+
+class _Header(NamedTuple):
+    codec: str
+    dtype: np.dtype  # wire (little-endian) dtype
+    values: str
+    shape: tuple[int, ...]
+    numel: int
+    nnz: int
+    nbytes: int  # header length including codec fields; the body starts here
+    rice: RiceCode | None  # golomb / support
+    ref_nnz: int | None  # support
 
 
 # ---------------------------------------------------------------------------
 # sizes
-# ---------------------------------------------------------------------------
-
-
-def header_nbytes(ndim: int) -> int:
-    """Length in bytes of the header for a tensor with ``ndim`` dimensions.
-
-    Parameters
-    ----------
-    ndim : int
-        Number of dimensions, ``0 <= ndim <= MAX_NDIM``.
-
-    Returns
-    -------
-    int
-        ``14 + 4 * ndim``.
-
-    """
-    if not 0 <= ndim <= MAX_NDIM:
-        raise ValueError(f"ndim must be in [0, {MAX_NDIM}], got {ndim}")
-    return _FIXED_HEADER + 4 * ndim
-
-
-def _ef_layout(numel: int, nnz: int) -> tuple[int, int, int]:
-    """Elias-Fano layout ``(l, low_nbytes, high_nbits)`` for ``nnz`` indices < ``numel``.
-
-    ``l = floor(log2(numel / nnz))`` is the number of low bits per index (so at
-    most 30 for ``numel < 2**31``), ``low_nbytes = ceil(nnz * l / 8)`` and
-    ``high_nbits = nnz + (numel >> l) + 1``. Everything is zero for ``nnz == 0``.
-    """
-    if nnz <= 0:
-        return 0, 0, 0
-    low = max(0, (numel // nnz).bit_length() - 1)
-    return low, (nnz * low + 7) // 8, nnz + (numel >> low) + 1
-
-
-def _payload_nbytes(codec: str, ndim: int, numel: int, nnz: int, itemsize: int) -> int:
-    """Exact payload length for the given header fields (no validation)."""
-    head = _FIXED_HEADER + 4 * ndim
-    if codec == "dense":
-        return head + numel * itemsize
-    if codec == "bitmap":
-        return head + (numel + 7) // 8 + nnz * itemsize
-    if codec == "ef":
-        _, low_nbytes, high_nbits = _ef_layout(numel, nnz)
-        return head + low_nbytes + (high_nbits + 7) // 8 + nnz * itemsize
-    return head + nnz * (_INDEX_DTYPE.itemsize + itemsize)
-
-
-# ---------------------------------------------------------------------------
-# encoding
 # ---------------------------------------------------------------------------
 
 
@@ -194,7 +218,65 @@ def _check_codec(codec: str) -> str:
     return codec
 
 
-def _prepare(x: np.ndarray) -> tuple[np.ndarray, int]:
+def header_nbytes(ndim: int, codec: str = "dense") -> int:
+    """Length in bytes of the header (with codec fields) for ``ndim`` dimensions.
+
+    Parameters
+    ----------
+    ndim : int
+        Number of dimensions, ``0 <= ndim <= MAX_NDIM``.
+    codec : str, optional
+        One of :data:`CODECS`, by default ``"dense"``.
+
+    Returns
+    -------
+    int
+        ``15 + 4 * ndim``, plus 10 for golomb and 18 for support.
+
+    Raises
+    ------
+    ValueError
+        For an ndim out of range or an unknown codec.
+
+    """
+    if not 0 <= ndim <= MAX_NDIM:
+        raise ValueError(f"ndim must be in [0, {MAX_NDIM}], got {ndim}")
+    _check_codec(codec)
+    return _FIXED_HEADER + 4 * ndim + _FIELDS.get(codec, 0)
+
+
+def _csr_dims(shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(shape) == 1:
+        return 1, shape[0]
+    return shape[0], math.prod(shape[1:])
+
+
+def _csr_eligible(shape: tuple[int, ...]) -> bool:
+    return len(shape) >= 1 and _csr_dims(shape)[0] + 1 <= _INT32_MAX
+
+
+def _position_nbytes(codec: str, shape: tuple[int, ...], numel: int, nnz: int) -> int:
+    """Position block length for the codecs whose layout depends on (n, k) only."""
+    if codec == "dense":
+        return 0
+    if codec == "bitmap":
+        return nbytes_for_bits(numel)
+    if codec == "coo":
+        return 4 * nnz
+    if codec == "csr":
+        return 4 * (_csr_dims(shape)[0] + 1) + 4 * nnz
+    if codec == "ef":
+        _, low_nbytes, high_nbits = ef_layout(numel, nnz)
+        return low_nbytes + nbytes_for_bits(high_nbits)
+    raise AssertionError(codec)
+
+
+# ---------------------------------------------------------------------------
+# encoding
+# ---------------------------------------------------------------------------
+
+
+def _prepare(x: np.ndarray, what: str = "tensor") -> tuple[np.ndarray, int]:
     """Validate ``x`` and return it C-contiguous, little-endian, plus dtype code."""
     arr = np.asarray(x)
     dt = arr.dtype
@@ -203,13 +285,13 @@ def _prepare(x: np.ndarray) -> tuple[np.ndarray, int]:
         code = _DTYPE_CODES.get(dt.newbyteorder("<"))
     if code is None:
         allowed = ", ".join(str(d.newbyteorder("=")) for d in _DTYPES)
-        raise ValueError(f"unsupported dtype {dt}; supported dtypes: {allowed}")
+        raise ValueError(f"unsupported {what} dtype {dt}; supported dtypes: {allowed}")
     if arr.ndim > MAX_NDIM:
-        raise ValueError(f"ndim {arr.ndim} exceeds the maximum of {MAX_NDIM}")
+        raise ValueError(f"{what} ndim {arr.ndim} exceeds the maximum of {MAX_NDIM}")
     if any(d > _MAX_DIM for d in arr.shape):
-        raise ValueError(f"shape {arr.shape} has a dimension larger than 2**32 - 1")
+        raise ValueError(f"{what} shape {arr.shape} has a dimension larger than 2**32 - 1")
     if arr.size > MAX_NUMEL:
-        raise ValueError(f"tensor has {arr.size} elements, more than the limit {MAX_NUMEL}")
+        raise ValueError(f"{what} has {arr.size} elements, more than the limit {MAX_NUMEL}")
     wire = _DTYPES[code]
     arr = np.asarray(arr, dtype=wire, order="C")
     if wire.kind == "b":
@@ -223,35 +305,170 @@ def _keep_mask(flat: np.ndarray) -> np.ndarray:
     return flat.view(_UINT_BY_SIZE[flat.dtype.itemsize]) != 0
 
 
-def _ef_encode(idx: np.ndarray, numel: int) -> list[bytes]:
-    """Elias-Fano bytes (low bits, then high bits) of strictly increasing ``idx``."""
-    k = idx.size
-    low, _, high_nbits = _ef_layout(numel, k)
-    if k == 0:
-        return []
-    idx = idx.astype(np.int64, copy=False)
-    parts = []
-    if low:
-        # Row i of the (k, l) bit matrix holds the low l bits of idx[i], least
-        # significant first; flattened in C order it is exactly the bit stream.
-        lows = (idx & ((1 << low) - 1)).astype(_EF_LOW_DTYPE).view(np.uint8)
-        lows = lows.reshape(k, _EF_LOW_DTYPE.itemsize)
-        bits = np.unpackbits(lows, axis=1, count=low, bitorder="little")
-        parts.append(np.packbits(bits, bitorder="little").tobytes())
-    high = np.zeros(high_nbits, dtype=bool)
-    high[(idx >> low) + np.arange(k, dtype=np.int64)] = True
-    parts.append(np.packbits(high, bitorder="little").tobytes())
-    return parts
+def _reference_mask(reference: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat support mask of a reference tensor (ValueError if unusable)."""
+    ref, _ = _prepare(reference, "reference")
+    if ref.shape != shape:
+        raise ValueError(f"reference shape {ref.shape} != tensor shape {shape}")
+    return _keep_mask(ref.reshape(-1))
 
 
-def _best_codec(arr: np.ndarray, nnz: int) -> str:
-    """Smallest eligible codec; ties resolved in the order of :data:`CODECS`."""
-    sizes = {
-        c: _payload_nbytes(c, arr.ndim, arr.size, nnz, arr.dtype.itemsize)
-        for c in CODECS
-        if c != "coo" or arr.size < _COO_MAX_NUMEL
-    }
-    return min(sizes, key=sizes.__getitem__)
+class _Plan:
+    """Kept positions and value section of one tensor, shared by the sparse codecs."""
+
+    def __init__(
+        self,
+        arr: np.ndarray,
+        values: str,
+        rng: np.random.Generator | None,
+        reference: np.ndarray | None,
+        quantized: bool = True,
+    ) -> None:
+        self.shape = arr.shape
+        self.ndim = arr.ndim
+        self.numel = arr.size
+        self.dtype = arr.dtype
+        self.values = values
+        self.flat = flat = arr.reshape(-1)
+        mask = _keep_mask(flat)
+        idx = np.flatnonzero(mask)
+        if values == "raw" or not quantized:
+            # Not quantised: sizes of a tensor already representable in `values`.
+            self.q = _values.Quantized(None, flat[idx], None)
+            if values == "int8":
+                self.q = _values.Quantized(None, flat[idx], np.float32(0.0))
+        else:
+            self.q = _values.quantize(flat[idx], values, rng)
+            if self.q.keep is not None and not self.q.keep.all():
+                mask[idx[~self.q.keep]] = False
+                idx = idx[self.q.keep]
+        self.mask = mask
+        self.idx = idx
+        self.nnz = idx.size
+        self.section_nbytes = _values.section_nbytes(values, self.dtype, self.nnz)
+        self.ref_mask = None
+        self.ref_nnz = 0
+        self.outside = 0
+        if reference is not None:
+            self.ref_mask = _reference_mask(reference, self.shape)
+            self.ref_nnz = int(np.count_nonzero(self.ref_mask))
+            self.outside = self.nnz - int(np.count_nonzero(mask[self.ref_mask]))
+        self._rice: dict[str, tuple[RiceCode, np.ndarray, int]] = {}
+
+    # -- eligibility and sizes --------------------------------------------
+
+    def eligible(self, codec: str) -> bool:
+        if codec == "csr":
+            return _csr_eligible(self.shape)
+        if codec == "support":
+            return self.ref_mask is not None and self.outside == 0
+        return True
+
+    def check_eligible(self, codec: str) -> None:
+        if codec == "csr" and not _csr_eligible(self.shape):
+            raise ValueError(f"csr needs ndim >= 1 and rows + 1 <= 2**31 - 1, shape {self.shape}")
+        if codec == "support":
+            if self.ref_mask is None:
+                raise ValueError("codec 'support' needs reference= (the shared reference tensor)")
+            if self.outside:
+                raise ValueError(
+                    f"codec 'support': {self.outside} kept positions lie outside the "
+                    "reference support"
+                )
+
+    def rice(self, codec: str) -> tuple[RiceCode, np.ndarray, int]:
+        """Rice fields, coded positions and the domain for golomb / support."""
+        if codec not in self._rice:
+            if codec == "golomb":
+                domain, occupied = self.numel, self.mask
+            else:
+                domain, occupied = self.ref_nnz, self.mask[self.ref_mask]
+            complement = uses_complement(domain, self.nnz)
+            if complement:
+                coded = np.flatnonzero(~occupied)
+            elif codec == "golomb":
+                coded = self.idx
+            else:
+                coded = np.flatnonzero(occupied)
+            r, unary, _ = rice_plan_nbytes(coded, domain)
+            self._rice[codec] = (RiceCode(complement, r, unary, coded.size), coded, domain)
+        return self._rice[codec]
+
+    def nbytes(self, codec: str) -> int:
+        head = header_nbytes(self.ndim, codec)
+        if codec == "dense":
+            return head + _values.section_nbytes(self.values, self.dtype, self.numel)
+        if codec in ("golomb", "support"):
+            rc = self.rice(codec)[0]
+            pos = rice_nbytes(rc.coded, rc.r, rc.unary_nbits)
+        else:
+            pos = _position_nbytes(codec, self.shape, self.numel, self.nnz)
+        return head + pos + self.section_nbytes
+
+    def best(self) -> str:
+        sizes = {c: self.nbytes(c) for c in CODECS if self.eligible(c)}
+        return min(sizes, key=sizes.__getitem__)
+
+    # -- bytes -------------------------------------------------------------
+
+    def encode(self, codec: str, dcode: int) -> bytes:
+        fields = b""
+        nnz = self.nnz
+        if codec == "dense":
+            nnz = self.numel
+            body = self._dense_section()
+        else:
+            section = _values.section_parts(self.q, self.values)
+            if codec == "bitmap":
+                body = [np.packbits(self.mask, bitorder="little").tobytes(), *section]
+            elif codec == "coo":
+                body = [self.idx.astype(_INDEX_DTYPE).tobytes(), *section]
+            elif codec == "csr":
+                body = [*self._csr(), *section]
+            elif codec == "ef":
+                body = [*ef_encode(self.idx, self.numel), *section]
+            else:
+                rc, coded, domain = self.rice(codec)
+                r, unary, streams = rice_encode(coded, domain)
+                assert (r, unary) == (rc.r, rc.unary_nbits)
+                fields = _GOLOMB_FIELDS.pack(int(rc.complement), r, unary)
+                if codec == "support":
+                    fields = _SUPPORT_FIELDS.pack(self.ref_nnz, int(rc.complement), r, unary)
+                body = [*streams, *section]
+        header = struct.pack(
+            f"<2sBBBBB{self.ndim}IQ",
+            MAGIC,
+            VERSION,
+            CODECS.index(codec),
+            dcode,
+            VALUE_FORMATS.index(self.values),
+            self.ndim,
+            *self.shape,
+            nnz,
+        )
+        return b"".join([header, fields, *body])
+
+    def _dense_section(self) -> list[bytes]:
+        if self.values == "raw":
+            return [self.flat.tobytes()]
+        if self.values == "fp16":
+            out = np.zeros(self.numel, dtype=np.dtype("<f2"))
+            out[self.idx] = self.q.stored
+            return [out.tobytes()]
+        codes = np.zeros(self.numel, dtype=np.int8)
+        codes[self.idx] = self.q.stored
+        return [np.array(self.q.scale, dtype="<f4").tobytes(), codes.tobytes()]
+
+    def _csr(self) -> list[bytes]:
+        rows, cols = _csr_dims(self.shape)
+        rowptr = np.zeros(rows + 1, dtype=np.int64)
+        if self.nnz:
+            row = self.idx // cols
+            np.cumsum(np.bincount(row, minlength=rows), out=rowptr[1:])
+            col = self.idx - row * cols
+        else:
+            col = self.idx
+        return [rowptr.astype(_INDEX_DTYPE).tobytes(), col.astype(_INDEX_DTYPE).tobytes()]
 
 
 def _wants_sparse(arr: np.ndarray, min_sparse_numel: int) -> bool:
@@ -260,8 +477,14 @@ def _wants_sparse(arr: np.ndarray, min_sparse_numel: int) -> bool:
     return arr.ndim > 1 and arr.size >= min_sparse_numel and np.issubdtype(arr.dtype, np.floating)
 
 
-def choose_codec(x: np.ndarray, min_sparse_numel: int = 1024) -> str:
-    """Pick the codec that ``encode_array(x, "auto")`` would use.
+def choose_codec(
+    x: np.ndarray,
+    min_sparse_numel: int = 1024,
+    *,
+    values: str = "raw",
+    reference: np.ndarray | None = None,
+) -> str:
+    """Pick the codec that ``encode_array(x, "auto", ...)`` would use.
 
     Parameters
     ----------
@@ -269,38 +492,58 @@ def choose_codec(x: np.ndarray, min_sparse_numel: int = 1024) -> str:
         Tensor to encode (a supported dtype, see the module docstring).
     min_sparse_numel : int, optional
         Tensors with fewer elements are always sent dense, by default 1024.
+    values : str, optional
+        Value format, one of :data:`VALUE_FORMATS`. For ``"fp16"`` the
+        tensor is quantised first (deterministic); for ``"int8"`` the choice
+        is made on ``x`` as is, which is exact when ``x`` is already
+        int8-representable (e.g. a decoded int8 payload).
+    reference : np.ndarray, optional
+        Reference tensor enabling the ``support`` codec.
 
     Returns
     -------
     str
         ``"dense"`` if ``x.ndim <= 1``, ``x.size < min_sparse_numel`` or the
-        dtype is not floating point; otherwise the codec among
-        ``("dense", "bitmap", "coo", "ef")`` with the smallest encoded size,
-        ties resolved in that order.
+        dtype is not floating point; otherwise the eligible codec with the
+        smallest encoded size, ties resolved in the order of :data:`CODECS`
+        (``support`` is eligible when ``reference`` is given and contains the
+        support of ``x``).
 
     Raises
     ------
     ValueError
-        If the dtype, ndim or size of ``x`` is not supported, or
-        ``min_sparse_numel`` is negative.
+        If the dtype, ndim, size or value format of ``x`` is not supported,
+        the reference has another shape, or ``min_sparse_numel`` is negative.
 
     """
     arr, _ = _prepare(x)
+    _values.check_format(values, arr.dtype)
     if not _wants_sparse(arr, min_sparse_numel):
         return "dense"
-    nnz = int(np.count_nonzero(_keep_mask(arr.reshape(-1))))
-    return _best_codec(arr, nnz)
+    return _Plan(arr, values, None, reference, quantized=values == "fp16").best()
 
 
-def encoded_nbytes(x: np.ndarray, codec: str) -> int:
-    """Exact length of ``encode_array(x, codec)``, computed without encoding.
+def encoded_nbytes(
+    x: np.ndarray,
+    codec: str,
+    *,
+    values: str = "raw",
+    reference: np.ndarray | None = None,
+) -> int:
+    """Exact length of ``encode_array(x, codec, values=values, reference=reference)``.
 
     Parameters
     ----------
     x : np.ndarray
-        Tensor to measure.
+        Tensor to measure. For ``values="int8"`` the result is exact when
+        ``x`` is already int8-representable (e.g. a decoded int8 payload);
+        otherwise it is the size for the current support of ``x``.
     codec : str
         One of :data:`CODECS`.
+    values : str, optional
+        Value format, one of :data:`VALUE_FORMATS`.
+    reference : np.ndarray, optional
+        Reference tensor, required for ``codec="support"``.
 
     Returns
     -------
@@ -310,22 +553,32 @@ def encoded_nbytes(x: np.ndarray, codec: str) -> int:
     Raises
     ------
     ValueError
-        If ``codec`` is unknown, ``x`` is not supported, or ``codec`` is
-        ``"coo"`` and ``x`` has ``2**31`` elements or more.
+        If ``codec`` or ``values`` is unknown, ``x`` is not supported, or
+        the codec is not eligible (csr of a 0-d tensor, support without a
+        reference or with kept positions outside it).
 
     """
     _check_codec(codec)
     arr, _ = _prepare(x)
+    _values.check_format(values, arr.dtype)
     if codec == "dense":
-        nnz = arr.size
-    else:
-        if codec == "coo" and arr.size >= _COO_MAX_NUMEL:
-            raise ValueError(f"coo needs numel < 2**31, got {arr.size}")
-        nnz = int(np.count_nonzero(_keep_mask(arr.reshape(-1))))
-    return _payload_nbytes(codec, arr.ndim, arr.size, nnz, arr.dtype.itemsize)
+        return header_nbytes(arr.ndim) + _values.section_nbytes(values, arr.dtype, arr.size)
+    if codec != "support":
+        reference = None
+    plan = _Plan(arr, values, None, reference, quantized=values == "fp16")
+    plan.check_eligible(codec)
+    return plan.nbytes(codec)
 
 
-def encode_array(x: np.ndarray, codec: str = "auto", min_sparse_numel: int = 1024) -> bytes:
+def encode_array(
+    x: np.ndarray,
+    codec: str = "auto",
+    min_sparse_numel: int = 1024,
+    *,
+    values: str = "raw",
+    reference: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+) -> bytes:
     """Serialise a tensor into one self-describing payload.
 
     Parameters
@@ -335,64 +588,63 @@ def encode_array(x: np.ndarray, codec: str = "auto", min_sparse_numel: int = 102
         dtype float32, float64, float16, int64, int32, uint8 or bool (any byte
         order; the payload is little-endian).
     codec : str, optional
-        ``"auto"`` (default) to use :func:`choose_codec`, or one of
-        :data:`CODECS` to force a codec (honoured for any tensor).
+        ``"auto"`` (default) for the smallest eligible codec (see
+        :func:`choose_codec`; with lossy values it is chosen after
+        quantising), or one of :data:`CODECS` to force a codec.
     min_sparse_numel : int, optional
-        Threshold forwarded to :func:`choose_codec` when ``codec="auto"``.
+        Threshold below which ``codec="auto"`` sends the tensor dense.
+    values : str, optional
+        Value format, one of :data:`VALUE_FORMATS` (``"raw"`` by default;
+        ``"fp16"`` and ``"int8"`` need a floating dtype).
+    reference : np.ndarray, optional
+        Reference tensor of the same shape for the ``support`` codec.
+    rng : np.random.Generator, optional
+        Source of the stochastic rounding, required for ``values="int8"``.
 
     Returns
     -------
     bytes
-        The payload; ``decode_array`` of it is bit-identical to ``x``.
+        The payload. With raw values ``decode_array`` of it is bit-identical
+        to ``x``; with lossy values it is the quantised tensor.
 
     Raises
     ------
     ValueError
-        If ``codec`` is unknown or ``x`` is not supported (see above).
+        If ``codec`` or ``values`` is unknown, ``x`` is not supported, int8
+        is requested without ``rng`` or for non-finite values, the reference
+        has another shape, or a forced codec is not eligible (csr of a 0-d
+        tensor; support without a reference, or with kept positions outside
+        the reference support: the message gives their count).
 
     """
     if codec != "auto":
         _check_codec(codec)
     arr, dcode = _prepare(x)
-    flat = arr.reshape(-1)
-    mask = None
-    if codec == "auto":
+    _values.check_format(values, arr.dtype)
+    if values == "int8" and rng is None:
+        raise ValueError("values='int8' needs rng=np.random.Generator (stochastic rounding)")
+    if codec == "auto" and not _wants_sparse(arr, min_sparse_numel):
         codec = "dense"
-        if _wants_sparse(arr, min_sparse_numel):
-            mask = _keep_mask(flat)
-            codec = _best_codec(arr, int(np.count_nonzero(mask)))
-    elif codec == "coo" and arr.size >= _COO_MAX_NUMEL:
-        raise ValueError(f"coo needs numel < 2**31, got {arr.size}")
-
     if codec == "dense":
-        nnz = arr.size
-        parts = [arr.tobytes()]
-    else:
-        if mask is None:
-            mask = _keep_mask(flat)
-        if codec == "bitmap":
-            values = flat[mask]
-            parts = [np.packbits(mask, bitorder="little").tobytes(), values.tobytes()]
-        elif codec == "ef":
-            idx = np.flatnonzero(mask)
-            values = flat[idx]
-            parts = [*_ef_encode(idx, arr.size), values.tobytes()]
-        else:
-            idx = np.flatnonzero(mask)
-            values = flat[idx]
-            parts = [idx.astype(_INDEX_DTYPE).tobytes(), values.tobytes()]
-        nnz = values.size
-    header = struct.pack(
-        f"<2sBBBB{arr.ndim}IQ",
-        MAGIC,
-        VERSION,
-        CODECS.index(codec),
-        dcode,
-        arr.ndim,
-        *arr.shape,
-        nnz,
-    )
-    return b"".join([header, *parts])
+        header = struct.pack(
+            f"<2sBBBBB{arr.ndim}IQ",
+            MAGIC,
+            VERSION,
+            0,
+            dcode,
+            VALUE_FORMATS.index(values),
+            arr.ndim,
+            *arr.shape,
+            arr.size,
+        )
+        return b"".join([header, *_values.dense_section(arr.reshape(-1), values, rng)])
+    if codec not in ("auto", "support"):
+        reference = None  # only auto and support look at the reference
+    plan = _Plan(arr, values, rng, reference)
+    if codec == "auto":
+        codec = plan.best()
+    plan.check_eligible(codec)
+    return plan.encode(codec, dcode)
 
 
 # ---------------------------------------------------------------------------
@@ -424,12 +676,48 @@ def _as_bytes_array(payload: bytes | bytearray | memoryview | np.ndarray) -> np.
         raise PayloadError(f"unusable payload buffer: {exc}") from exc
 
 
+def _parse_rice(codec: str, raw: bytes, offset: int, numel: int, nnz: int) -> tuple:
+    """Validate the golomb / support fields; return ``(RiceCode, m or None)``."""
+    if codec == "golomb":
+        flags, r, unary = _GOLOMB_FIELDS.unpack_from(raw, offset)
+        domain, ref_nnz = numel, None
+    else:
+        ref_nnz, flags, r, unary = _SUPPORT_FIELDS.unpack_from(raw, offset)
+        if ref_nnz > numel:
+            raise PayloadError(f"support reference nnz {ref_nnz} exceeds numel {numel}")
+        if nnz > ref_nnz:
+            raise PayloadError(f"support nnz {nnz} exceeds reference nnz {ref_nnz}")
+        domain = ref_nnz
+    if flags > 1:
+        raise PayloadError(f"{codec} flags {flags:#x} has unknown bits set")
+    complement = bool(flags)
+    if complement != uses_complement(domain, nnz):
+        raise PayloadError(
+            f"{codec} complement flag {int(complement)} does not match 2 * nnz > domain "
+            f"({nnz}, {domain})"
+        )
+    coded = domain - nnz if complement else nnz
+    if coded == 0:
+        if r or unary:
+            raise PayloadError(f"{codec} with no coded positions must have r = 0 and u = 0")
+    else:
+        if r > RICE_MAX:
+            raise PayloadError(f"{codec} Rice parameter {r} exceeds {RICE_MAX}")
+        limit = rice_max_unary(domain, coded, r)
+        if not coded <= unary <= limit:
+            raise PayloadError(
+                f"{codec} unary stream length {unary} outside [{coded}, {limit}] for "
+                f"{coded} positions in a domain of {domain}"
+            )
+    return RiceCode(complement, r, unary, coded), ref_nnz
+
+
 def _parse_header(buf: np.ndarray) -> _Header:
     """Parse and fully validate the header, including the total length."""
     total = buf.size
     if total < _FIXED_HEADER:
         raise PayloadError(f"payload too short: {total} bytes, header needs >= {_FIXED_HEADER}")
-    magic, version, codec_id, dcode, ndim = _PREFIX.unpack(buf[: _PREFIX.size].tobytes())
+    magic, version, codec_id, dcode, vcode, ndim = _PREFIX.unpack(buf[: _PREFIX.size].tobytes())
     if magic != MAGIC:
         raise PayloadError(f"bad magic {magic!r}, expected {MAGIC!r}")
     if version != VERSION:
@@ -438,28 +726,89 @@ def _parse_header(buf: np.ndarray) -> _Header:
         raise PayloadError(f"unknown codec id {codec_id}")
     if dcode >= len(_DTYPES):
         raise PayloadError(f"unknown dtype code {dcode}")
+    if vcode >= len(VALUE_FORMATS):
+        raise PayloadError(f"unknown value format {vcode}")
     if ndim > MAX_NDIM:
         raise PayloadError(f"ndim {ndim} exceeds the maximum of {MAX_NDIM}")
-    head = _FIXED_HEADER + 4 * ndim
+    codec = CODECS[codec_id]
+    dtype = _DTYPES[dcode]
+    values = VALUE_FORMATS[vcode]
+    if values != "raw" and dtype.kind != "f":
+        raise PayloadError(f"value format {values} needs a floating dtype, got {dtype}")
+    head = _FIXED_HEADER + 4 * ndim + _FIELDS.get(codec, 0)
     if total < head:
         raise PayloadError(f"payload truncated in header: {total} bytes, header needs {head}")
     raw = buf[:head].tobytes()
     shape = struct.unpack_from(f"<{ndim}I", raw, _PREFIX.size)
-    (nnz,) = _NNZ.unpack_from(raw, head - _NNZ.size)
+    (nnz,) = _NNZ.unpack_from(raw, _PREFIX.size + 4 * ndim)
     numel = math.prod(shape)
     if numel > MAX_NUMEL:
         raise PayloadError(f"shape {shape} has {numel} elements, limit is {MAX_NUMEL}")
     if nnz > numel:
         raise PayloadError(f"nnz {nnz} exceeds numel {numel}")
-    codec = CODECS[codec_id]
     if codec == "dense" and nnz != numel:
         raise PayloadError(f"dense payload must have nnz == numel, got {nnz} != {numel}")
-    dtype = _DTYPES[dcode]
-    expected = _payload_nbytes(codec, ndim, numel, nnz, dtype.itemsize)
+    if codec == "csr" and not _csr_eligible(shape):
+        raise PayloadError(f"csr payload needs ndim >= 1 and rows < 2**31 - 1, shape {shape}")
+    rice = ref_nnz = None
+    if codec in _FIELDS:
+        rice, ref_nnz = _parse_rice(codec, raw, _FIXED_HEADER + 4 * ndim, numel, nnz)
+        positions = rice_nbytes(rice.coded, rice.r, rice.unary_nbits)
+    else:
+        positions = _position_nbytes(codec, shape, numel, nnz)
+    count = numel if codec == "dense" else nnz
+    expected = head + positions + _values.section_nbytes(values, dtype, count)
     if total != expected:
         kind = "truncated" if total < expected else "has trailing bytes"
         raise PayloadError(f"{codec} payload {kind}: {total} bytes, expected {expected}")
-    return _Header(codec, dtype, shape, numel, nnz, head)
+    return _Header(codec, dtype, values, shape, numel, nnz, head, rice, ref_nnz)
+
+
+def payload_info(payload: bytes | bytearray | memoryview | np.ndarray) -> PayloadInfo:
+    """Describe a payload from its header, after validating the header and length.
+
+    The body contents are not checked (use :func:`decode_array` for that).
+
+    Parameters
+    ----------
+    payload : bytes, bytearray, memoryview or np.ndarray
+        A payload produced by :func:`encode_array` (ndarray: 1-D uint8).
+
+    Returns
+    -------
+    PayloadInfo
+        ``codec``, ``dtype`` (native byte order), ``shape``, ``numel``,
+        ``nnz``, ``values`` (format name), ``value_bits`` (bits per stored
+        value), ``position_bits`` (bits of the body spent on positions:
+        ``8 * len(body) - value_bits * nnz``, minus the 32-bit int8 scale;
+        0 for dense), ``reference_nnz`` (``m`` for support, else ``None``)
+        and ``nbytes`` (total payload length).
+
+    Raises
+    ------
+    PayloadError
+        If the header is malformed or the length does not match it.
+
+    """
+    buf = _as_bytes_array(payload)
+    hdr = _parse_header(buf)
+    bits = _values.value_bits(hdr.values, hdr.dtype)
+    position_bits = 0
+    if hdr.codec != "dense":
+        scale_bits = 32 if hdr.values == "int8" else 0
+        position_bits = 8 * (buf.size - hdr.nbytes) - bits * hdr.nnz - scale_bits
+    return PayloadInfo(
+        codec=hdr.codec,
+        dtype=hdr.dtype.newbyteorder("="),
+        shape=hdr.shape,
+        numel=hdr.numel,
+        nnz=hdr.nnz,
+        values=hdr.values,
+        value_bits=bits,
+        position_bits=position_bits,
+        reference_nnz=hdr.ref_nnz,
+        nbytes=buf.size,
+    )
 
 
 def payload_codec(payload: bytes | bytearray | memoryview | np.ndarray) -> str:
@@ -487,8 +836,8 @@ def payload_codec(payload: bytes | bytearray | memoryview | np.ndarray) -> str:
     return _parse_header(_as_bytes_array(payload)).codec
 
 
-def _check_values(values: np.ndarray, dtype: np.dtype) -> None:
-    """Check that stored sparse values are non-zero bit patterns (bool: byte 1)."""
+def _check_raw_values(values: np.ndarray, dtype: np.dtype) -> None:
+    """Check that stored sparse raw values are non-zero bit patterns (bool: byte 1)."""
     if values.size == 0:
         return
     bits = values.view(_UINT_BY_SIZE[dtype.itemsize])
@@ -506,72 +855,70 @@ def _zeros(numel: int, dtype: np.dtype) -> np.ndarray:
         raise PayloadError(f"cannot allocate {numel} elements of {dtype}") from exc
 
 
-def _unpack_bits(packed: np.ndarray, nbits: int, what: str) -> np.ndarray:
-    """Unpack ``nbits`` little-order bits, rejecting set padding bits after them."""
-    rem = nbits % 8
-    if rem and int(packed[-1]) >> rem:
-        raise PayloadError(f"{what} padding bits are not zero")
-    return np.unpackbits(packed, count=nbits, bitorder="little")
-
-
-def _ef_decode(body: np.ndarray, numel: int, nnz: int) -> np.ndarray:
-    """Validated int64 positions of an ef body (whose length is already checked)."""
-    low, low_nbytes, high_nbits = _ef_layout(numel, nnz)
-    if nnz == 0:
+def _csr_positions(block: np.ndarray, hdr: _Header) -> np.ndarray:
+    rows, cols = _csr_dims(hdr.shape)
+    rowptr = block[: 4 * (rows + 1)].view(_INDEX_DTYPE)
+    col = block[4 * (rows + 1) :].view(_INDEX_DTYPE)
+    if int(rowptr[0]) != 0:
+        raise PayloadError(f"csr rowptr[0] must be 0, got {int(rowptr[0])}")
+    if not np.all(rowptr[1:] >= rowptr[:-1]):
+        raise PayloadError("csr row pointers are decreasing")
+    if int(rowptr[-1]) != hdr.nnz:
+        raise PayloadError(f"csr rowptr[-1] {int(rowptr[-1])} != nnz {hdr.nnz}")
+    if hdr.nnz == 0:
         return np.zeros(0, dtype=np.int64)
-    high_end = low_nbytes + (high_nbits + 7) // 8
-    high_bits = _unpack_bits(body[low_nbytes:high_end], high_nbits, "ef high-bit vector")
-    ones = np.flatnonzero(high_bits)
-    if ones.size != nnz:
-        raise PayloadError(f"ef high-bit vector has {ones.size} set bits, expected nnz {nnz}")
-    pos = (ones.astype(np.int64) - np.arange(nnz, dtype=np.int64)) << low
-    if low:
-        bits = _unpack_bits(body[:low_nbytes], nnz * low, "ef low-bit stream").reshape(nnz, low)
-        rows = np.packbits(bits, axis=1, bitorder="little")  # (nnz, ceil(l / 8)) bytes
-        lows = np.zeros((nnz, _EF_LOW_DTYPE.itemsize), dtype=np.uint8)
-        lows[:, : rows.shape[1]] = rows
-        pos |= lows.view(_EF_LOW_DTYPE).reshape(nnz).astype(np.int64)
+    if int(col.min()) < 0 or int(col.max()) >= cols:
+        raise PayloadError(
+            f"csr column out of range [0, {cols}): min {int(col.min())}, max {int(col.max())}"
+        )
+    counts = np.diff(rowptr.astype(np.int64))
+    pos = np.repeat(np.arange(rows, dtype=np.int64) * cols, counts)
+    pos += col
     if not np.all(pos[1:] > pos[:-1]):
-        raise PayloadError("ef positions are not strictly increasing")
-    if int(pos[-1]) >= numel:
-        raise PayloadError(f"ef position {int(pos[-1])} out of range [0, {numel})")
+        raise PayloadError("csr columns are not strictly increasing within a row")
     return pos
 
 
-def _decode_body(buf: np.ndarray, hdr: _Header) -> np.ndarray:
+def _support_domain(hdr: _Header, reference: np.ndarray | None) -> np.ndarray:
+    if reference is None:
+        raise PayloadError("support payload needs reference= (the shared reference tensor)")
+    try:
+        ref_mask = _reference_mask(reference, hdr.shape)
+    except ValueError as exc:
+        raise PayloadError(f"unusable reference: {exc}") from exc
+    m = int(np.count_nonzero(ref_mask))
+    if m != hdr.ref_nnz:
+        raise PayloadError(
+            f"reference has {m} non-zeros, the payload was coded against {hdr.ref_nnz}"
+        )
+    return ref_mask
+
+
+def _decode_body(buf: np.ndarray, hdr: _Header, reference: np.ndarray | None) -> np.ndarray:
     body = buf[hdr.nbytes :]
     wire = hdr.dtype
     native = wire.newbyteorder("=")
-    if hdr.codec == "dense":
-        if wire.kind == "b" and body.size and body.max() > 1:
+    count = hdr.numel if hdr.codec == "dense" else hdr.nnz
+    section_len = _values.section_nbytes(hdr.values, wire, count)
+    block, section = body[: body.size - section_len], body[body.size - section_len :]
+    sparse = hdr.codec != "dense"
+    if hdr.values == "raw" and wire.kind == "b" and not sparse and section.size:
+        if section.max() > 1:
             raise PayloadError("dense bool payload has bytes other than 0/1")
+    ref_mask = _support_domain(hdr, reference) if hdr.codec == "support" else None
+    vals = _values.decode_section(section, count, hdr.values, wire, sparse)
+    if hdr.values == "raw" and sparse:
+        _check_raw_values(vals, wire)
+    if not sparse:
         try:
-            out = body.view(wire).astype(native, copy=True)
+            return vals.astype(native, copy=True).reshape(hdr.shape)
         except MemoryError as exc:
             raise PayloadError(f"cannot allocate {hdr.numel} elements") from exc
-    elif hdr.codec == "bitmap":
-        nmask = (hdr.numel + 7) // 8
-        packed = body[:nmask]
-        rem = hdr.numel % 8
-        if rem and int(packed[-1]) >> rem:
-            raise PayloadError("bitmap padding bits after numel are not zero")
-        mask = np.unpackbits(packed, count=hdr.numel, bitorder="little").view(bool)
-        popcount = int(np.count_nonzero(mask))
-        if popcount != hdr.nnz:
-            raise PayloadError(f"bitmap popcount {popcount} != nnz {hdr.nnz}")
-        values = body[nmask:].view(wire)
-        _check_values(values, wire)
-        out = _zeros(hdr.numel, native)
-        out[mask] = values
-    elif hdr.codec == "ef":
-        pos = _ef_decode(body, hdr.numel, hdr.nnz)
-        values = body[body.size - hdr.nnz * wire.itemsize :].view(wire)
-        _check_values(values, wire)
-        out = _zeros(hdr.numel, native)
-        out[pos] = values
-    else:
-        nidx = hdr.nnz * _INDEX_DTYPE.itemsize
-        idx = body[:nidx].view(_INDEX_DTYPE)
+    if hdr.codec == "bitmap":
+        bits = unpack_positions(block, hdr.numel, hdr.nnz, "bitmap")
+        sel: np.ndarray = bits
+    elif hdr.codec == "coo":
+        idx = block.view(_INDEX_DTYPE)
         if hdr.nnz:
             if int(idx[0]) < 0 or int(idx[-1]) >= hdr.numel:
                 raise PayloadError(
@@ -581,10 +928,32 @@ def _decode_body(buf: np.ndarray, hdr: _Header) -> np.ndarray:
             # Compare neighbours directly: np.diff on int32 could wrap around.
             if not np.all(idx[1:] > idx[:-1]):
                 raise PayloadError("coo indices are not strictly increasing")
-        values = body[nidx:].view(wire)
-        _check_values(values, wire)
-        out = _zeros(hdr.numel, native)
-        out[idx.astype(np.intp)] = values
+        sel = idx.astype(np.intp)
+    elif hdr.codec == "csr":
+        sel = _csr_positions(block, hdr)
+    elif hdr.codec == "ef":
+        sel = ef_decode(block, hdr.numel, hdr.nnz)
+    else:
+        assert hdr.rice is not None
+        domain = hdr.numel if hdr.codec == "golomb" else int(hdr.ref_nnz or 0)
+        coded = rice_decode(block, domain, hdr.rice)
+        if hdr.rice.complement:
+            occupied = np.ones(domain, dtype=bool)
+            occupied[coded] = False
+        else:
+            occupied = coded
+        if hdr.codec == "support":
+            assert ref_mask is not None
+            sub = occupied
+            if not hdr.rice.complement:
+                sub = np.zeros(domain, dtype=bool)
+                sub[coded] = True
+            ref_mask[ref_mask] = sub  # ref_mask is a fresh array
+            sel = ref_mask
+        else:
+            sel = occupied
+    out = _zeros(hdr.numel, native)
+    out[sel] = vals
     return out.reshape(hdr.shape)
 
 
@@ -592,6 +961,7 @@ def decode_array(
     payload: bytes | bytearray | memoryview | np.ndarray,
     *,
     max_numel: int = MAX_NUMEL,
+    reference: np.ndarray | None = None,
 ) -> np.ndarray:
     """Rebuild a tensor from a payload produced by :func:`encode_array`.
 
@@ -605,24 +975,29 @@ def decode_array(
         ``MAX_NUMEL``, the default). A sparse payload of a few bytes can
         describe a huge all-zero tensor, so receivers that know the expected
         tensor sizes should pass a tighter limit.
+    reference : np.ndarray, optional
+        The reference tensor a ``support`` payload was coded against (same
+        shape, same support); ignored by the other codecs.
 
     Returns
     -------
     np.ndarray
         A writable, C-contiguous array in native byte order that owns its
-        memory, bit-identical to the encoded tensor.
+        memory: bit-identical to the encoded tensor for raw values, the
+        quantised tensor otherwise.
 
     Raises
     ------
     PayloadError
-        For any malformed payload: bad magic, version, codec id or dtype
-        code, ndim > 8, more than ``max_numel`` elements, nnz > numel, a
-        length that does not match the header exactly, coo indices out of
-        range or not strictly increasing, a bitmap whose popcount differs from
-        nnz or whose padding bits are set, an ef high-bit vector whose
-        popcount differs from nnz, ef padding bits that are set, ef positions
-        that are not strictly increasing or not below numel, or stored sparse
-        values that are zero. No other exception type escapes.
+        For any malformed payload: bad magic, version, codec id, dtype code
+        or value format, ndim > 8, more than ``max_numel`` elements, nnz >
+        numel, codec fields out of range, a length that does not match the
+        header exactly, positions out of range or not strictly increasing,
+        popcounts that differ from the header, set padding bits, a Rice
+        parameter other than the encoder's choice, a missing or mismatching
+        reference, or stored values that are not canonical (zero values in a
+        sparse codec, bad int8 scale or codes, non-canonical float16). No
+        other exception type escapes.
 
     """
     buf = _as_bytes_array(payload)
@@ -630,9 +1005,11 @@ def decode_array(
     if hdr.numel > max_numel:
         raise PayloadError(f"shape {hdr.shape} has {hdr.numel} elements, limit is {max_numel}")
     try:
-        return _decode_body(buf, hdr)
+        return _decode_body(buf, hdr, reference)
     except PayloadError:
         raise
+    except (BitstreamError, ValueSectionError) as exc:
+        raise PayloadError(str(exc)) from exc
     except (ValueError, TypeError, IndexError, OverflowError) as exc:
         # Safety net: validation above should make this unreachable.
         raise PayloadError(f"internal decoding error: {exc!r}") from exc
