@@ -597,7 +597,8 @@ def encode_array(
         Value format, one of :data:`VALUE_FORMATS` (``"raw"`` by default;
         ``"fp16"`` and ``"int8"`` need a floating dtype).
     reference : np.ndarray, optional
-        Reference tensor of the same shape for the ``support`` codec.
+        Reference tensor of the same shape for the ``support`` codec; only
+        ``codec="auto"`` and ``codec="support"`` look at it.
     rng : np.random.Generator, optional
         Source of the stochastic rounding, required for ``values="int8"``.
 
