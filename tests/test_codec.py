@@ -106,7 +106,7 @@ def test_round_trip_bit_exact_every_codec(x: np.ndarray, extra: float, seed: int
         assert isinstance(payload, bytes)
         y = decode_array(payload, reference=ref)
         assert_bit_identical(x, y)
-        assert y.flags.writeable
+        assert y.flags.writeable and y.flags.owndata
         assert not np.shares_memory(y, np.frombuffer(payload, dtype=np.uint8))
         expected = codec
         if codec == "auto":

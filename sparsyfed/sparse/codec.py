@@ -849,11 +849,11 @@ def _check_raw_values(values: np.ndarray, dtype: np.dtype) -> None:
         raise PayloadError("sparse payload stores an all-zero value")
 
 
-def _zeros(numel: int, dtype: np.dtype) -> np.ndarray:
+def _zeros(shape: tuple[int, ...], dtype: np.dtype, empty: bool = False) -> np.ndarray:
     try:
-        return np.zeros(numel, dtype=dtype)
+        return np.empty(shape, dtype=dtype) if empty else np.zeros(shape, dtype=dtype)
     except MemoryError as exc:
-        raise PayloadError(f"cannot allocate {numel} elements of {dtype}") from exc
+        raise PayloadError(f"cannot allocate {math.prod(shape)} elements of {dtype}") from exc
 
 
 def _csr_positions(block: np.ndarray, hdr: _Header) -> np.ndarray:
@@ -911,10 +911,9 @@ def _decode_body(buf: np.ndarray, hdr: _Header, reference: np.ndarray | None) ->
     if hdr.values == "raw" and sparse:
         _check_raw_values(vals, wire)
     if not sparse:
-        try:
-            return vals.astype(native, copy=True).reshape(hdr.shape)
-        except MemoryError as exc:
-            raise PayloadError(f"cannot allocate {hdr.numel} elements") from exc
+        out = _zeros(hdr.shape, native, empty=True)
+        out.reshape(-1)[...] = vals
+        return out
     if hdr.codec == "bitmap":
         bits = unpack_positions(block, hdr.numel, hdr.nnz, "bitmap")
         sel: np.ndarray = bits
@@ -953,9 +952,9 @@ def _decode_body(buf: np.ndarray, hdr: _Header, reference: np.ndarray | None) ->
             sel = ref_mask
         else:
             sel = occupied
-    out = _zeros(hdr.numel, native)
-    out[sel] = vals
-    return out.reshape(hdr.shape)
+    out = _zeros(hdr.shape, native)
+    out.reshape(-1)[sel] = vals
+    return out
 
 
 def decode_array(
