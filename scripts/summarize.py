@@ -98,7 +98,9 @@ def main() -> None:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for run in load_runs(args.dirs):
         s, cfg = run["summary"], run["cfg"]
-        key = (s["dataset"], s["method"], cfg["beta"], s["sparsity_target"] if s["method"] != "fedavg" else 0.0,
+        values = (cfg.get("wire") or {}).get("values", "raw")
+        method = s["method"] if values == "raw" else f"{s['method']} ({values} uplink)"
+        key = (s["dataset"], method, cfg["beta"], s["sparsity_target"] if s["method"] != "fedavg" else 0.0,
                cfg["partition"]["alpha"], cfg["rounds"])  # fmt: skip
         groups[key].append(run_stats(run, args.from_round))
     if args.compact:

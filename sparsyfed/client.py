@@ -15,7 +15,7 @@ from sparsyfed.metrics.flops import (
 )
 from sparsyfed.metrics.masks import local_regrowth
 from sparsyfed.task import Task, derive_seed
-from sparsyfed.training import LocalTraining, lr_at_round
+from sparsyfed.training import LocalTraining, evaluate, lr_at_round
 from sparsyfed.uplink import delta_topk, is_delta
 
 
@@ -105,3 +105,27 @@ def _flop_metrics(
         "train_flops": training_flops(task.layer_flops, w_density, a_density, samples),
         "train_flops_dense": dense_training_flops(task.layer_flops, samples),
     }
+
+
+@torch.no_grad()
+def evaluate_client(
+    task: Task, partition_id: int, received: Mapping[str, np.ndarray]
+) -> dict[str, float]:
+    """Evaluate the received global model on one client's test split (federated evaluation).
+
+    Returns
+    -------
+    dict
+        ``loss``, ``accuracy`` and ``num_examples`` of the client's test split,
+        which has the class mix of its training split.
+
+    """
+    if not 0 <= partition_id < len(task.test_partitions):
+        raise ValueError(f"partition-id={partition_id} outside [0, {len(task.test_partitions)})")
+    model = task.new_model()
+    model.load_state_dict(
+        {k: torch.from_numpy(np.array(v, copy=True)) for k, v in received.items()}
+    )
+    model.to(task.device)
+    x, y = task.client_test_data(partition_id)
+    return evaluate(model, x, y, int(task.cfg["eval_batch_size"])) | {"num_examples": len(y)}

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import torch
 from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from sparsyfed.client import run_client_round
+from sparsyfed.client import evaluate_client, run_client_round
 from sparsyfed.records import blobs_to_record, record_to_blobs
 from sparsyfed.sparse.payload import decode_state, encode_state
-from sparsyfed.task import get_task
+from sparsyfed.task import derive_seed, get_task
+from sparsyfed.transport import WireOptions, encode_uplink
+
+RESIDUAL_KEY = "error-feedback"
+"""Key of this node's quantisation residual in ``context.state`` (kept across rounds)."""
+QUANT_STREAM = 7  # seed stream of the stochastic rounding, apart from training's
 
 app = ClientApp()
 
@@ -31,11 +37,20 @@ def train(msg: Message, context: Context) -> Message:
     if threads:
         torch.set_num_threads(int(threads))
     partition_id = int(context.node_config["partition-id"])
+    server_round = int(config["server-round"])
     received = decode_state(record_to_blobs(msg.content["arrays"]))
-    upload, metrics = run_client_round(
-        get_task(cfg), partition_id, int(config["server-round"]), received
+    upload, metrics = run_client_round(get_task(cfg), partition_id, server_round, received)
+    wire = WireOptions.from_config(cfg)
+    residual = None
+    if wire.quantized and wire.error_feedback and RESIDUAL_KEY in context.state:
+        residual = decode_state(record_to_blobs(context.state[RESIDUAL_KEY]))
+    rng = np.random.default_rng(
+        derive_seed(int(cfg["seed"]), server_round, partition_id, QUANT_STREAM)
     )
-    blobs = encode_state(upload, str(cfg.get("codec", "auto")))
+    blobs, residual = encode_uplink(upload, received, wire, residual=residual, rng=rng)
+    if residual:
+        # Sparse (it lives on the upload's support), so it is stored encoded.
+        context.state[RESIDUAL_KEY] = blobs_to_record(encode_state(residual))
     metric_record = MetricRecord(
         {k: float(v) for k, v in metrics.items() if k != "num_examples"}
         | {"num-examples": int(metrics["num_examples"]), "partition-id": partition_id}
@@ -43,6 +58,27 @@ def train(msg: Message, context: Context) -> Message:
     return Message(
         RecordDict({"arrays": blobs_to_record(blobs), "metrics": metric_record}), reply_to=msg
     )
+
+
+@app.evaluate()
+def evaluate(msg: Message, context: Context) -> Message:
+    """Evaluate the received global model on this node's test split."""
+    cfg = json.loads(str(msg.content["config"]["run-config"]))
+    threads = cfg.get("simulation", {}).get("client_threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    partition_id = int(context.node_config["partition-id"])
+    received = decode_state(record_to_blobs(msg.content["arrays"]))
+    result = evaluate_client(get_task(cfg), partition_id, received)
+    metrics = MetricRecord(
+        {
+            "loss": float(result["loss"]),
+            "accuracy": float(result["accuracy"]),
+            "num-examples": int(result["num_examples"]),
+            "partition-id": partition_id,
+        }
+    )
+    return Message(RecordDict({"metrics": metrics}), reply_to=msg)
 
 
 @app.query()

@@ -15,13 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sparsyfed.data.partition import PARTITION_SCHEMES
 from sparsyfed.training import LR_SCHEDULES
 from sparsyfed.uplink import UPLOAD_MODES
 
-GROUPS = ("dataset", "model", "method")
+GROUPS = ("dataset", "model", "method", "experiment")
 SPECTRAL_BETA = -1.0  # sentinel of the hyper-parameter-free variant (METHOD.md section 8)
-CODEC_CHOICES = ("auto", "dense", "bitmap", "coo", "ef")
-PARTITION_SCHEMES = ("lda", "iid")
 WANDB_MODES = ("disabled", "offline", "online")
 
 
@@ -150,6 +149,10 @@ def validate(cfg: Mapping[str, Any]) -> None:
     if per_round > num_clients:
         _fail("clients_per_round", per_round, f"it must be <= num_clients={num_clients}")
     _integer(cfg, "rounds", 1)
+    if _integer(cfg, "fed_eval_clients", 0) > num_clients:
+        _fail(
+            "fed_eval_clients", cfg["fed_eval_clients"], f"it must be <= num_clients={num_clients}"
+        )
     _integer(cfg, "local_epochs", 1)
     _integer(cfg, "batch_size", 1)
     _integer(cfg, "eval_batch_size", 1)
@@ -182,13 +185,34 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _fail(
             "partition.alpha", cfg["partition"]["alpha"], "the Dirichlet concentration must be > 0"
         )
-    if cfg.get("codec") not in CODEC_CHOICES:
-        _fail("codec", cfg.get("codec"), f"choose one of {', '.join(CODEC_CHOICES)}")
+    _validate_wire(cfg)
     wandb_mode = (cfg.get("wandb") or {}).get("mode", "disabled")
     if wandb_mode not in WANDB_MODES:
         _fail("wandb.mode", wandb_mode, f"choose one of {', '.join(WANDB_MODES)}")
     _validate_method_options(method)
     _check_method_builds(cfg)
+
+
+def _validate_wire(cfg: Mapping[str, Any]) -> None:
+    from sparsyfed.sparse.codec import VALUE_FORMATS
+    from sparsyfed.transport import WIRE_CODECS
+
+    if "codec" in cfg:
+        raise ConfigError(f"codec={cfg['codec']!r} moved: use wire.codec (one of {WIRE_CODECS})")
+    wire = _lookup(cfg, "wire")
+    if not isinstance(wire, Mapping):
+        _fail("wire", wire, "it must be a mapping with codec, conditional, values, error_feedback")
+    unknown = sorted(set(wire) - {"codec", "conditional", "values", "error_feedback"})
+    if unknown:
+        _fail(f"wire.{unknown[0]}", wire[unknown[0]], "unknown key; allowed: codec, "
+              "conditional, values, error_feedback")  # fmt: skip
+    if wire.get("codec") not in WIRE_CODECS:
+        _fail("wire.codec", wire.get("codec"), f"choose one of {', '.join(WIRE_CODECS)}")
+    if wire.get("values") not in VALUE_FORMATS:
+        _fail("wire.values", wire.get("values"), f"choose one of {', '.join(VALUE_FORMATS)}")
+    for key in ("conditional", "error_feedback"):
+        if not isinstance(wire.get(key), bool):
+            _fail(f"wire.{key}", wire.get(key), "it must be true or false")
 
 
 def _check_method_builds(cfg: Mapping[str, Any]) -> None:

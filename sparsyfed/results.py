@@ -138,6 +138,13 @@ class RunRecorder:
             "downlink_bytes_total": sum(r.get("downlink_bytes", 0) for r in rounds),
             "uplink_dense_bytes_total": sum(r.get("uplink_dense_bytes", 0) for r in rounds),
             "downlink_dense_bytes_total": sum(r.get("downlink_dense_bytes", 0) for r in rounds),
+            "uplink_bound_bytes_total": sum(r.get("uplink_bound_bytes", 0) for r in rounds),
+            "uplink_cond_bound_bytes_total": sum(
+                r.get("uplink_cond_bound_bytes", 0) for r in rounds
+            ),
+            "uplink_best_unconditional_bytes_total": sum(
+                r.get("uplink_best_unconditional_bytes", 0) for r in rounds
+            ),
             "wall_seconds": time.perf_counter() - self._start,
             "output_dir": str(self.output_dir),
         }

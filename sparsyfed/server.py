@@ -50,6 +50,12 @@ class FederatedServer:
             int(cfg["clients_per_round"]),
             derive_seed(int(cfg["seed"]), 1),
         )
+        fed_eval = int(cfg.get("fed_eval_clients", 0) or 0)
+        self.eval_sampler = (
+            ClientSampler(int(cfg["num_clients"]), fed_eval, derive_seed(int(cfg["seed"]), 2))
+            if fed_eval > 0
+            else None
+        )
         self._last_masks: dict[int, PackedMasks] = {}
         self.delta_uploads = is_delta(str(cfg.get("upload", "weights")))
         self._eval_model = self.task.new_model().to(self.task.device)

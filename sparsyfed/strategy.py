@@ -1,4 +1,4 @@
-"""The Flower strategy: sparse payloads both ways, seeded sampling, central evaluation.
+"""The Flower strategy: sparse payloads both ways, seeded sampling, central and federated evaluation.
 
 All algorithmic work is delegated to :class:`sparsyfed.server.FederatedServer`
 (and through it to the method); this module only turns it into Flower messages.
@@ -22,7 +22,8 @@ from sparsyfed.records import blobs_to_record, record_to_blobs
 from sparsyfed.results import RunRecorder
 from sparsyfed.server import FederatedServer
 from sparsyfed.sparse.codec import PayloadError
-from sparsyfed.sparse.payload import decode_state, encode_state, payload_report
+from sparsyfed.sparse.payload import decode_state, payload_report
+from sparsyfed.transport import WireOptions, encode_downlink
 
 NODE_WAIT_SECONDS = 60.0
 # Client metrics logged per round as their mean over the round's clients.
@@ -52,11 +53,14 @@ class SparseFedStrategy(Strategy):
         self.server = server
         self.recorder = recorder
         self.cfg = server.cfg
-        self.codec = str(self.cfg.get("codec", "auto"))
+        self.wire = WireOptions.from_config(self.cfg)
         self.run_config_json = json.dumps(self.cfg)
         self.partition_to_node: dict[int, int] = {}
         self._round_clients: list[int] = []
+        self._eval_clients: list[int] = []
         self._downlink: dict[str, Any] = {}
+        self._sent_state: dict[str, np.ndarray] = {}  # the server's side information
+        self._cumulative = {"uplink": 0, "downlink": 0}
         self._last_train: tuple = ([], [], [], {})
 
     # ------------------------------------------------------------- discovery
@@ -126,7 +130,8 @@ class SparseFedStrategy(Strategy):
                 dropped.append(f"node {node} (partition {expected_nodes.get(node)}): {err}")
                 continue
             uplink.append(
-                payload_report(update.state, blobs) | {"partition_id": update.partition_id}
+                payload_report(update.state, blobs, references=self._sent_state)
+                | {"partition_id": update.partition_id}
             )
             update.state = {k: torch.from_numpy(v) for k, v in update.state.items()}
             updates.append(update)
@@ -152,7 +157,7 @@ class SparseFedStrategy(Strategy):
         if num_examples <= 0:
             raise ValueError(f"num-examples={num_examples} must be positive")
         blobs = record_to_blobs(reply.content["arrays"])
-        state = decode_state(blobs, expected=self.server.shapes)
+        state = decode_state(blobs, expected=self.server.shapes, references=self._sent_state)
         for key, value in state.items():
             if value.dtype.kind == "f" and not np.isfinite(value).all():
                 raise ValueError(f"{key}: non-finite values")
@@ -162,14 +167,60 @@ class SparseFedStrategy(Strategy):
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
-        """No federated evaluation: the global model is evaluated centrally."""
-        return []
+        """Send the global model to ``fed_eval_clients`` sampled clients (none when 0)."""
+        if self.server.eval_sampler is None:
+            self._eval_clients = []
+            return []
+        self._eval_clients = self.server.eval_sampler.sample()
+        content = RecordDict({"arrays": arrays, "config": config})
+        return [
+            Message(
+                content,
+                dst_node_id=self.partition_to_node[pid],
+                message_type=MessageType.EVALUATE,
+                group_id=str(server_round),
+            )
+            for pid in self._eval_clients
+        ]
 
     def aggregate_evaluate(
         self, server_round: int, replies: Iterable[Message]
     ) -> MetricRecord | None:
-        """No federated evaluation."""
-        return None
+        """Sample-weighted loss and accuracy over the clients' test splits."""
+        expected = {self.partition_to_node[pid]: pid for pid in self._eval_clients}
+        results: list[tuple[int, float, float]] = []
+        for reply in replies:
+            node = reply.metadata.src_node_id
+            try:
+                if reply.has_error():
+                    raise ValueError(reply.error.reason[-300:])
+                metrics = reply.content["metrics"]
+                if int(metrics["partition-id"]) != expected.get(node):
+                    raise ValueError("reply names another partition than its node holds")
+                n, loss, acc = (
+                    int(metrics["num-examples"]),
+                    float(metrics["loss"]),
+                    float(metrics["accuracy"]),
+                )
+                if n <= 0 or not (np.isfinite(loss) and 0.0 <= acc <= 1.0):
+                    raise ValueError(f"implausible metrics n={n} loss={loss} accuracy={acc}")
+            except (ValueError, KeyError, TypeError) as err:
+                self.recorder.logger.warning(
+                    "round %d: dropped evaluation from node %s: %s", server_round, node, err
+                )
+                continue
+            results.append((n, loss, acc))
+        if not results:
+            return None
+        total = sum(n for n, _, _ in results)
+        return MetricRecord(
+            {
+                "fed_loss": sum(n * loss for n, loss, _ in results) / total,
+                "fed_accuracy": sum(n * acc for n, _, acc in results) / total,
+                "fed_eval_examples": total,
+                "fed_eval_clients": len(results),
+            }
+        )
 
     def summary(self) -> None:
         """Nothing to log: the recorder prints the run header."""
@@ -178,10 +229,7 @@ class SparseFedStrategy(Strategy):
     def start(self, grid: Grid, timeout: float = 86400.0, **_: Any) -> dict[str, Any]:  # type: ignore[override]
         """Run every round and return the run summary."""
         self.partition_to_node = self.discover_partitions(grid, timeout)
-        self.recorder.write_json(
-            "partitions.json",
-            {"sizes": [len(p) for p in self.server.task.partitions]},
-        )
+        self.recorder.write_json("partitions.json", self.server.task.partition_report())
         self.recorder.start({"round": 0, **self.server.evaluate(), **_flat_sparsity(self.server)})
         for rnd in range(1, int(self.cfg["rounds"]) + 1):
             t0 = time.perf_counter()
@@ -193,16 +241,36 @@ class SparseFedStrategy(Strategy):
             _, agg = self.aggregate_train(rnd, replies)
             row: dict[str, Any] = {"round": rnd, "clients": self._round_clients}
             row |= self.server.evaluate()
+            row |= self._federated_evaluation(rnd, config, grid, timeout)
             row |= _flat_sparsity(self.server)
             row |= self._communication_metrics(agg is not None)
             row["round_seconds"] = time.perf_counter() - t0
             self.recorder.round_done(row)
         return self.recorder.finish()
 
+    def _federated_evaluation(
+        self, server_round: int, config: ConfigRecord, grid: Grid, timeout: float
+    ) -> dict[str, Any]:
+        """Evaluate the new global model on sampled clients' test splits (if enabled)."""
+        if self.server.eval_sampler is None:
+            return {}
+        state = self.server.global_arrays()
+        blobs = encode_downlink(state, self.wire)
+        messages = self.configure_evaluate(server_round, blobs_to_record(blobs), config, grid)
+        replies = grid.send_and_receive(messages, timeout=timeout)
+        result = self.aggregate_evaluate(server_round, replies)
+        eval_bytes = sum(len(b) for b in blobs.values()) * len(self._eval_clients)
+        row: dict[str, Any] = {"fed_eval_clients": self._eval_clients}
+        row["fed_eval_downlink_bytes"] = eval_bytes
+        if result is not None:
+            row |= {k: v for k, v in result.items() if k != "fed_eval_clients"}
+        return row
+
     def _encode_downlink(self) -> ArrayRecord:
         state = self.server.global_arrays()
-        blobs = encode_state(state, self.codec)
+        blobs = encode_downlink(state, self.wire)
         self._downlink = payload_report(state, blobs)
+        self._sent_state = {k: v.copy() for k, v in state.items()}
         return blobs_to_record(blobs)
 
     def _communication_metrics(self, trained: bool) -> dict[str, Any]:
@@ -210,18 +278,20 @@ class SparseFedStrategy(Strategy):
         self._last_train = ([], [], [], {})
         clients = len(self._round_clients)
         down = self._downlink
-        row: dict[str, Any] = {
-            "uplink_bytes": sum(u["bytes"] for u in uplink),
-            "uplink_bytes_per_client": [u["bytes"] for u in uplink],
-            "uplink_bound_bytes": sum(u["bound_bytes"] for u in uplink),
-            "uplink_dense_bytes": sum(u["dense_bytes"] for u in uplink),
-            "uplink_nnz_per_client": [u["nnz"] for u in uplink],
-            "uplink_codecs": _merge_counts(u["codecs"] for u in uplink),
+        row = _uplink_metrics(uplink)
+        self._cumulative["uplink"] += row["uplink_bytes"]
+        self._cumulative["downlink"] += down["bytes"] * clients
+        row |= {
+            "uplink_bytes_cum": self._cumulative["uplink"],
             "downlink_bytes_per_client": down["bytes"],
             "downlink_bytes": down["bytes"] * clients,
+            "downlink_bytes_cum": self._cumulative["downlink"],
             "downlink_bound_bytes": down["bound_bytes"] * clients,
             "downlink_dense_bytes": down["dense_bytes"] * clients,
+            "downlink_dense_ratio": _ratio(down["dense_bytes"], down["bytes"]),
+            "downlink_bound_ratio": _ratio(down["bytes"], down["bound_bytes"]),
             "downlink_codecs": down["codecs"],
+            "downlink_codec_per_tensor": down["codec_per_tensor"],
             "num_updates": len(updates),
             "dropped_updates": dropped,
         }
@@ -252,6 +322,45 @@ def _flat_sparsity(server: FederatedServer) -> dict[str, Any]:
         "sparsity_params": report["sparsity_params"],
         "nnz_prunable": report["nnz_prunable"],
         "layer_sparsity": report["layer_sparsity"],
+    }
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _uplink_metrics(uplink: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-round uplink accounting from the clients' payload reports."""
+
+    def total(key: str) -> float:
+        return sum(u[key] for u in uplink)
+
+    sent, dense = total("bytes"), total("dense_bytes")
+    per_tensor: dict[str, dict[str, int]] = {}
+    for u in uplink:
+        for key, codec in u["codec_per_tensor"].items():
+            counts = per_tensor.setdefault(key, {})
+            counts[codec] = counts.get(codec, 0) + 1
+    return {
+        "uplink_bytes": sent,
+        "uplink_bytes_per_client": [u["bytes"] for u in uplink],
+        "uplink_dense_bytes": dense,
+        "uplink_dense_ratio": _ratio(dense, sent),
+        "uplink_bound_bytes": total("bound_bytes"),
+        "uplink_bound_ratio": _ratio(sent, total("bound_bytes")),
+        "uplink_cond_bound_bytes": total("cond_bound_bytes"),
+        "uplink_cond_bound_ratio": _ratio(sent, total("cond_bound_bytes")),
+        "uplink_best_unconditional_bytes": total("best_unconditional_bytes"),
+        "uplink_best_unconditional_bytes_per_client": [
+            u["best_unconditional_bytes"] for u in uplink
+        ],
+        "uplink_position_bits": total("position_bits"),
+        "uplink_support_position_bits": total("support_position_bits"),
+        "uplink_support_position_bound_bits": total("support_position_bound_bits"),
+        "uplink_support_unconditional_position_bits": total("support_unconditional_position_bits"),
+        "uplink_nnz_per_client": [u["nnz"] for u in uplink],
+        "uplink_codecs": _merge_counts(u["codecs"] for u in uplink),
+        "uplink_codec_per_tensor": per_tensor,
     }
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sparsyfed.data import ArrayDataset, load_dataset, partition_labels
+from sparsyfed.data import ArrayDataset, load_dataset, partition_labels, partition_stats
 from sparsyfed.methods import Method, load_method
 from sparsyfed.metrics.flops import layer_forward_flops
 from sparsyfed.models import build_model
@@ -66,6 +66,33 @@ class Task:
         )
 
     @cached_property
+    def test_partitions(self) -> list[np.ndarray]:
+        """Index arrays into the test set with each client's training class mix.
+
+        Same scheme and seed as :attr:`partitions`, so the partitioner draws the
+        same Dirichlet matrix (see :func:`~sparsyfed.data.partition_train_test`).
+        """
+        part = self.cfg["partition"]
+        return partition_labels(
+            self.dataset.y_test,
+            int(self.cfg["num_clients"]),
+            scheme=str(part["scheme"]),
+            alpha=float(part["alpha"]),
+            seed=int(self.cfg["seed"]),
+        )
+
+    def partition_report(self) -> dict[str, Any]:
+        """Samples and classes per client, for the training and the client test splits."""
+        ds = self.dataset
+        return {
+            "scheme": self.cfg["partition"]["scheme"],
+            "alpha": self.cfg["partition"]["alpha"],
+            "sizes": [len(p) for p in self.partitions],
+            "train": partition_stats(ds.y_train, self.partitions, ds.num_classes),
+            "test": partition_stats(ds.y_test, self.test_partitions, ds.num_classes),
+        }
+
+    @cached_property
     def method(self) -> Method:
         """The method named by ``method.impl``."""
         return load_method(self.cfg)
@@ -108,6 +135,13 @@ class Task:
         idx = self.partitions[partition_id]
         x = torch.from_numpy(self.dataset.x_train[idx]).to(self.device)
         y = torch.from_numpy(self.dataset.y_train[idx]).to(self.device)
+        return x, y
+
+    def client_test_data(self, partition_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The test split of one client (its training class mix), on the task's device."""
+        idx = self.test_partitions[partition_id]
+        x = torch.from_numpy(self.dataset.x_test[idx]).to(self.device)
+        y = torch.from_numpy(self.dataset.y_test[idx]).to(self.device)
         return x, y
 
     def test_data(self) -> tuple[torch.Tensor, torch.Tensor]:

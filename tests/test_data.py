@@ -22,6 +22,7 @@ from sparsyfed.data import (
     partition_labels,
     partition_lda,
     partition_stats,
+    partition_train_test,
 )
 from sparsyfed.data import datasets as datasets_mod
 from sparsyfed.data.datasets import mnist1d_cache_path
@@ -312,7 +313,7 @@ def test_iid_partition() -> None:
 
 def test_partition_labels_dispatch() -> None:
     labels = balanced_labels(500)
-    assert PARTITION_SCHEMES == ("lda", "iid")
+    assert PARTITION_SCHEMES == ("lda", "dirichlet", "iid")
     lda = partition_labels(labels, 5, "lda", 0.5, 1)
     iid = partition_labels(labels, 5, "iid", 0.5, 1)
     assert all(
@@ -329,7 +330,7 @@ def test_bad_alpha(alpha: object) -> None:
     assert "> 0" in str(info.value)
 
 
-@pytest.mark.parametrize("scheme", ["dirichlet", "LDA", "", None])
+@pytest.mark.parametrize("scheme", ["shards", "LDA", "", None])
 def test_bad_scheme(scheme: object) -> None:
     with pytest.raises(ValueError, match=r"partition\.scheme") as info:
         partition_labels(balanced_labels(100), 5, scheme, 0.5, 0)  # type: ignore[arg-type]
@@ -394,3 +395,50 @@ def test_partition_stats_edge_cases() -> None:
         partition_stats(labels, [np.array([0])], 2)
     with pytest.raises(ValueError, match="outside"):
         partition_stats(labels, [np.array([4])], 3)
+
+
+def _class_mix(labels: np.ndarray, idx: np.ndarray, num_classes: int) -> np.ndarray:
+    counts = np.bincount(labels[idx], minlength=num_classes).astype(float)
+    return counts / max(counts.sum(), 1.0)
+
+
+@pytest.mark.parametrize("scheme", ["lda", "dirichlet"])
+def test_client_test_splits_share_the_train_class_mix(scheme: str) -> None:
+    rng = np.random.default_rng(0)
+    y_train = rng.integers(0, 10, size=6000)
+    y_test = rng.integers(0, 10, size=2000)
+    train, test = partition_train_test(y_train, y_test, 20, scheme, 0.1, seed=4)
+    assert len(train) == len(test) == 20
+    for parts, labels in ((train, y_train), (test, y_test)):
+        flat = np.concatenate(parts)
+        assert np.unique(flat).size == flat.size  # disjoint
+        assert flat.min() >= 0 and flat.max() < labels.size
+    if scheme == "lda":
+        assert {len(p) for p in test} == {100}
+    mixes = [
+        (_class_mix(y_train, a, 10), _class_mix(y_test, b, 10))
+        for a, b in zip(train, test, strict=True)
+    ]
+    own = np.mean([0.5 * np.abs(a - b).sum() for a, b in mixes])  # total variation
+    other = np.mean([0.5 * np.abs(mixes[i][0] - mixes[(i + 1) % 20][1]).sum() for i in range(20)])
+    assert own < 0.35 * other, (own, other)
+    # Same seed, same splits; another seed, other splits.
+    again = partition_train_test(y_train, y_test, 20, scheme, 0.1, seed=4)
+    assert all(np.array_equal(a, b) for a, b in zip(test, again[1], strict=True))
+    other_seed = partition_train_test(y_train, y_test, 20, scheme, 0.1, seed=5)
+    assert not all(np.array_equal(a, b) for a, b in zip(test, other_seed[1], strict=True))
+
+
+def test_dirichlet_scheme_assigns_every_sample_with_unequal_sizes() -> None:
+    labels = np.random.default_rng(1).integers(0, 10, size=3000)
+    parts = partition_labels(labels, 10, "dirichlet", 0.3, 2)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(3000))
+    assert len({len(p) for p in parts}) > 1
+    hetero = mean_entropy(labels, parts)
+    iid = mean_entropy(labels, partition_labels(labels, 10, "iid", 0.3, 2))
+    assert hetero < iid
+
+
+def test_client_test_splits_need_the_same_classes() -> None:
+    with pytest.raises(ValueError, match="different classes"):
+        partition_train_test(np.arange(100) % 10, np.arange(100) % 5, 4, "lda", 1.0, 0)

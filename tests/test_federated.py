@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from helpers import make_cfg, read_rows
 from inprocess_grid import run_inprocess
 
 from sparsyfed.client import run_client_round
+from sparsyfed.methods import ClientUpdate
 from sparsyfed.server import FederatedServer
 from sparsyfed.sparse.payload import nonzero_count
 from sparsyfed.task import get_task
@@ -89,7 +91,7 @@ def test_round_metrics_bytes_are_encoded_lengths_and_sparse_beats_dense(tmp_path
     assert r["uplink_bound_bytes"] <= r["uplink_bytes"]
     assert r["downlink_bytes"] == 3 * r["downlink_bytes_per_client"]
     assert r["downlink_bound_bytes"] <= r["downlink_bytes"]
-    assert set(r["uplink_codecs"]) <= {"dense", "bitmap", "coo", "ef"}
+    assert set(r["uplink_codecs"]) <= {"dense", "bitmap", "coo", "csr", "ef", "golomb", "support"}
     assert summary["uplink_bytes_total"] == sum(x["uplink_bytes"] for x in rows[1:])
     for name in ("config.yaml", "metrics.jsonl", "summary.json", "partitions.json"):
         assert (tmp_path / "run" / name).is_file()
@@ -125,17 +127,95 @@ def _nonfinite_payload(reply):
     return reply
 
 
-@pytest.mark.parametrize("corruption", [_corrupt_payload, _nonfinite_payload])
+def _foreign_reference_payload(reply):
+    """A ``support`` payload coded against a model the server never sent (round 1)."""
+    from sparsyfed.records import blobs_to_record, record_to_blobs
+    from sparsyfed.sparse.codec import encode_array
+    from sparsyfed.sparse.payload import decode_state
+
+    blobs = record_to_blobs(reply.content["arrays"])
+    key = max(blobs, key=lambda k: len(blobs[k]))
+    reference = np.ones_like(decode_state(blobs)[key])
+    reference.reshape(-1)[1::2] = 0.0  # half the support of the dense model actually sent
+    value = np.zeros_like(reference)
+    value.reshape(-1)[::8] = 0.5
+    blobs[key] = encode_array(value, "support", reference=reference)
+    reply.content["arrays"] = blobs_to_record(blobs)
+    return reply
+
+
+@pytest.mark.parametrize(
+    "corruption", [_corrupt_payload, _nonfinite_payload, _foreign_reference_payload]
+)
 def test_malformed_update_is_dropped_and_round_completes(tmp_path, data_dir, corruption):
     cfg = tiny_cfg(tmp_path, data_dir, "rounds=2")
-    corrupt = {pid: corruption for pid in range(8)}
     first_round = FederatedServer(cfg).sample_clients()
-    corrupt = {first_round[0]: corruption}
-    run_inprocess(cfg, corrupt=corrupt)
+    run_inprocess(cfg, corrupt={first_round[0]: corruption})
     rows = read_rows(cfg)
     assert rows[1]["num_updates"] == 2
     assert len(rows[1]["dropped_updates"]) == 1
+    assert f"partition {first_round[0]}" in rows[1]["dropped_updates"][0]
     assert np.isfinite(rows[-1]["accuracy"])
+    # The global model is exactly the aggregate of the two good clients.
+    server = FederatedServer(cfg)
+    assert server.sample_clients() == first_round
+    task = get_task(cfg)
+    updates = []
+    for pid in first_round[1:]:
+        upload, metrics = run_client_round(task, pid, 1, server.global_arrays())
+        state = {k: torch.from_numpy(v) for k, v in upload.items()}
+        updates.append(ClientUpdate(pid, state, int(metrics["num_examples"]), metrics))
+    server.apply_updates(1, updates)
+    assert server.evaluate()["loss"] == rows[1]["loss"]
+
+
+def test_sparsyfed_uplink_is_coded_against_the_received_model(tmp_path, data_dir):
+    cfg = tiny_cfg(tmp_path, data_dir, "sparsity=0.9", "rounds=3")
+    run_inprocess(cfg)
+    rows = read_rows(cfg)[1:]
+    # Round 1: the received model is dense, so the side information is worthless.
+    assert "support" not in rows[0]["uplink_codecs"]
+    for r in rows[1:]:
+        assert r["uplink_codecs"].get("support", 0) > 0
+        for sent, best in zip(
+            r["uplink_bytes_per_client"],
+            r["uplink_best_unconditional_bytes_per_client"],
+            strict=True,
+        ):
+            assert sent < best
+        assert r["uplink_cond_bound_bytes"] < r["uplink_bound_bytes"]
+        assert r["uplink_cond_bound_bytes"] <= r["uplink_bytes"]
+        assert r["uplink_support_position_bits"] >= r["uplink_support_position_bound_bits"] > 0
+        # Tiny tensors (~100 position bits each): allow each its two streams' padding bits.
+        slack = 16 * r["uplink_codecs"]["support"]
+        bound = r["uplink_support_position_bound_bits"]
+        assert r["uplink_support_position_bits"] <= 1.05 * bound + slack
+        assert (
+            r["uplink_support_unconditional_position_bits"] > 2 * r["uplink_support_position_bits"]
+        )
+    cumulative = [r["uplink_bytes_cum"] for r in rows]
+    assert cumulative == list(itertools.accumulate(r["uplink_bytes"] for r in rows))
+    assert rows[-1]["downlink_bytes_cum"] == sum(r["downlink_bytes"] for r in rows)
+    assert rows[-1]["uplink_dense_ratio"] == pytest.approx(
+        rows[-1]["uplink_dense_bytes"] / rows[-1]["uplink_bytes"]
+    )
+    assert set(rows[-1]["downlink_codec_per_tensor"]) == set(rows[-1]["uplink_codec_per_tensor"])
+
+
+def test_int8_uplink_with_error_feedback_runs_and_sends_less(tmp_path, data_dir):
+    raw = tiny_cfg(tmp_path / "raw", data_dir, "sparsity=0.9", "rounds=3")
+    int8 = tiny_cfg(tmp_path / "int8", data_dir, "sparsity=0.9", "rounds=3", "wire.values=int8")
+    run_inprocess(raw)
+    run_inprocess(int8)
+    raw_rows, q_rows = read_rows(raw)[1:], read_rows(int8)[1:]
+    assert [r["clients"] for r in raw_rows] == [r["clients"] for r in q_rows]
+    for a, b in zip(raw_rows, q_rows, strict=True):
+        assert (
+            b["uplink_bytes"] < 0.85 * a["uplink_bytes"]
+        )  # tiny model: most bytes are small dense tensors
+        assert b["num_updates"] == 3
+        assert b["uplink_bound_bytes"] <= b["uplink_bytes"]
+    assert q_rows[-1]["accuracy"] > 0.2
 
 
 def test_batchnorm_counters_stay_integer_and_bn_stats_are_averaged(tmp_path, data_dir):
@@ -181,3 +261,26 @@ def test_recorder_warns_once_when_a_layer_collapses(tmp_path, data_dir):
     finally:
         recorder.logger.removeHandler(handler)
     assert len(seen) == 1 and "b.weight" in seen[0] and "100% sparse" in seen[0]
+
+
+def test_federated_evaluation_uses_client_test_splits(tmp_path, data_dir):
+    cfg = tiny_cfg(tmp_path, data_dir, "rounds=2", "fed_eval_clients=2")
+    run_inprocess(cfg)
+    rows = read_rows(cfg)[1:]
+    task = get_task(cfg)
+    seen = []
+    for r in rows:
+        clients = r["fed_eval_clients"]
+        assert len(clients) == 2
+        seen.append(clients)
+        assert r["fed_eval_examples"] == sum(len(task.test_partitions[p]) for p in clients)
+        assert 0.0 <= r["fed_accuracy"] <= 1.0 and np.isfinite(r["fed_loss"])
+        assert 0 < r["fed_eval_downlink_bytes"] <= 2 * r["downlink_dense_bytes"] / 3
+    # The evaluation sampler is seeded apart from the training sampler.
+    again = tiny_cfg(tmp_path / "again", data_dir, "rounds=2", "fed_eval_clients=2")
+    run_inprocess(again)
+    assert [r["fed_eval_clients"] for r in read_rows(again)[1:]] == seen
+    stats = json.loads((tmp_path / "run" / "partitions.json").read_text())
+    assert stats["sizes"] == [len(p) for p in task.partitions]
+    assert stats["train"]["num_clients"] == stats["test"]["num_clients"] == 8
+    assert len(set(stats["test"]["sample_counts"])) == 1  # equal LDA client sizes

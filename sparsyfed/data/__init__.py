@@ -3,10 +3,12 @@
 from sparsyfed.data.datasets import DATASETS, ArrayDataset, load_dataset
 from sparsyfed.data.partition import (
     PARTITION_SCHEMES,
+    partition_dirichlet,
     partition_iid,
     partition_labels,
     partition_lda,
     partition_stats,
+    partition_train_test,
 )
 
 __all__ = [
@@ -14,8 +16,10 @@ __all__ = [
     "PARTITION_SCHEMES",
     "ArrayDataset",
     "load_dataset",
+    "partition_dirichlet",
     "partition_iid",
     "partition_labels",
     "partition_lda",
     "partition_stats",
+    "partition_train_test",
 ]

@@ -1,12 +1,20 @@
 """Federated partitioning of a labelled dataset into client index sets.
 
 Every partitioner returns a list (one entry per client) of disjoint ``int64``
-index arrays into the ``labels`` array. All clients get the same number of
-samples, ``len(labels) // num_partitions``; the remainder is left out.
+index arrays into the ``labels`` array. With ``lda`` and ``iid`` all clients get
+the same number of samples, ``len(labels) // num_partitions``; the remainder is
+left out.
 
-* ``lda``: latent Dirichlet allocation as in the SparsyFed paper, implemented by
-  flwr-datasets' :class:`~flwr_datasets.partitioner.InnerDirichletPartitioner`.
+* ``lda``: latent Dirichlet allocation as in the SparsyFed paper (one class
+  distribution per client, equal sizes), implemented by flwr-datasets'
+  :class:`~flwr_datasets.partitioner.InnerDirichletPartitioner`.
+* ``dirichlet``: flwr-datasets' :class:`~flwr_datasets.partitioner.DirichletPartitioner`
+  (each class split over the clients by a Dirichlet draw; unequal sizes).
 * ``iid``: a seeded random permutation split into equal chunks.
+
+:func:`partition_train_test` also splits the test set per client with the same
+Dirichlet draw as the training set, so each client's test split has the class
+mix of its training split (federated evaluation, METHOD.md 11.1).
 """
 
 from __future__ import annotations
@@ -21,13 +29,15 @@ import numpy as np
 
 __all__ = [
     "PARTITION_SCHEMES",
+    "partition_dirichlet",
     "partition_iid",
     "partition_labels",
     "partition_lda",
     "partition_stats",
+    "partition_train_test",
 ]
 
-PARTITION_SCHEMES: tuple[str, ...] = ("lda", "iid")
+PARTITION_SCHEMES: tuple[str, ...] = ("lda", "dirichlet", "iid")
 """Names accepted by :func:`partition_labels`."""
 
 # Stream tag mixed into the seed for the row shuffle that precedes LDA, so that it
@@ -209,6 +219,63 @@ def partition_lda(
     return parts
 
 
+def partition_dirichlet(
+    labels: np.ndarray, num_partitions: int, alpha: float, seed: int
+) -> list[np.ndarray]:
+    """Split every class over the clients by a Dirichlet draw (unequal client sizes).
+
+    flwr-datasets' ``DirichletPartitioner`` (seeded with ``seed``, no minimum
+    client size, no self-balancing): for each class ``c`` proportions
+    ``q_c ~ Dir(alpha * 1_K)`` over the ``K`` clients decide how its samples are
+    shared. Every sample is assigned; client sizes vary.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        1-D integer class labels.
+    num_partitions : int
+        Number of clients.
+    alpha : float
+        Dirichlet concentration, ``> 0``.
+    seed : int
+        Non-negative seed; the same seed gives the same partition.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``num_partitions`` disjoint ``int64`` index arrays into ``labels``
+        covering every sample (some may be empty).
+
+    """
+    labels = _check_labels(labels)
+    num_samples = int(labels.shape[0])
+    num_partitions = _check_num_partitions(num_partitions, num_samples)
+    alpha = _check_alpha(alpha)
+    seed = _check_seed(seed)
+
+    import datasets
+    from flwr_datasets.partitioner import DirichletPartitioner
+
+    _, class_codes = np.unique(labels, return_inverse=True)
+    table = datasets.Dataset.from_dict(
+        {"label": class_codes.reshape(-1).astype(np.int64), "index": np.arange(num_samples)}
+    ).with_format("arrow")
+    partitioner = DirichletPartitioner(
+        num_partitions=num_partitions,
+        partition_by="label",
+        alpha=alpha,
+        min_partition_size=0,
+        self_balancing=False,
+        shuffle=True,
+        seed=seed,
+    )
+    partitioner.dataset = table
+    return [
+        np.asarray(partitioner.load_partition(pid)[:]["index"], dtype=np.int64)
+        for pid in range(num_partitions)
+    ]
+
+
 def partition_iid(labels: np.ndarray, num_partitions: int, seed: int) -> list[np.ndarray]:
     """Partition sample indices uniformly at random into equal-sized clients.
 
@@ -270,7 +337,57 @@ def partition_labels(
     scheme = _check_scheme(scheme)
     if scheme == "lda":
         return partition_lda(labels, num_partitions, alpha, seed)
+    if scheme == "dirichlet":
+        return partition_dirichlet(labels, num_partitions, alpha, seed)
     return partition_iid(labels, num_partitions, seed)
+
+
+def partition_train_test(
+    train_labels: np.ndarray,
+    test_labels: np.ndarray,
+    num_partitions: int,
+    scheme: str,
+    alpha: float,
+    seed: int,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Partition the training set and give every client a test split with the same class mix.
+
+    Both sets are partitioned with the same scheme and seed. The partitioners
+    draw their Dirichlet matrix first from a generator seeded with ``seed``, so
+    the test split of client ``i`` is drawn from the same class proportions
+    ``p_i`` as its training split (the official code reuses the matrix the
+    same way). ``lda`` test splits have ``len(test_labels) // num_partitions``
+    samples each.
+
+    Parameters
+    ----------
+    train_labels, test_labels : numpy.ndarray
+        1-D integer class labels of the two sets (same classes).
+    num_partitions, scheme, alpha, seed
+        As in :func:`partition_labels`.
+
+    Returns
+    -------
+    train, test : list of numpy.ndarray
+        Per-client index arrays into ``train_labels`` and ``test_labels``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`partition_labels`, or when the two sets have different classes
+        (the shared Dirichlet matrix would then mean different things).
+
+    """
+    train_classes = np.unique(_check_labels(train_labels))
+    test_classes = np.unique(_check_labels(test_labels))
+    if not np.array_equal(train_classes, test_classes):
+        raise ValueError(
+            f"train and test labels have different classes ({train_classes.size} vs "
+            f"{test_classes.size}); client test splits need the same classes"
+        )
+    train = partition_labels(train_labels, num_partitions, scheme, alpha, seed)
+    test = partition_labels(test_labels, num_partitions, scheme, alpha, seed)
+    return train, test
 
 
 # ---------------------------------------------------------------------------

@@ -8,16 +8,71 @@ from collections.abc import Mapping
 import numpy as np
 
 from sparsyfed.sparse.bounds import sparse_bound_bits
-from sparsyfed.sparse.codec import PayloadError, decode_array, encode_array, payload_codec
+from sparsyfed.sparse.codec import (
+    CODECS,
+    PayloadError,
+    decode_array,
+    encode_array,
+    encoded_nbytes,
+    payload_info,
+)
+
+MIN_SPARSE_NUMEL = 1024
+"""Tensors with fewer elements (and all 0-d/1-d or non-float tensors) travel dense."""
 
 
-def encode_state(state: Mapping[str, np.ndarray], codec: str = "auto") -> dict[str, bytes]:
-    """Encode every array of ``state`` with ``codec`` (``auto`` picks the cheapest per tensor)."""
-    return {key: encode_array(np.asarray(value, order="C"), codec) for key, value in state.items()}
+def is_quantizable(x: np.ndarray, min_sparse_numel: int = MIN_SPARSE_NUMEL) -> bool:
+    """Whether value quantisation applies to ``x``: a float weight tensor (ndim > 1, not tiny).
+
+    Biases, BatchNorm parameters and statistics and integer counters always travel
+    with raw values; they are a small share of the bytes and sensitive to rounding.
+    """
+    return x.ndim > 1 and x.size >= min_sparse_numel and np.issubdtype(x.dtype, np.floating)
+
+
+def encode_state(
+    state: Mapping[str, np.ndarray],
+    codec: str = "auto",
+    *,
+    values: str = "raw",
+    references: Mapping[str, np.ndarray] | None = None,
+    rng: np.random.Generator | None = None,
+) -> dict[str, bytes]:
+    """Encode every array of ``state`` (``auto`` picks the cheapest codec per tensor).
+
+    Parameters
+    ----------
+    state : mapping of str to ndarray
+        The tensors to send.
+    codec : str, optional
+        ``"auto"`` or a codec of :data:`~sparsyfed.sparse.codec.CODECS`, forced
+        on every tensor.
+    values : str, optional
+        Value format for quantisable tensors (:func:`is_quantizable`): ``raw``,
+        ``fp16`` or ``int8``; every other tensor is sent with raw values.
+    references : mapping of str to ndarray, optional
+        What the receiver already holds (the model it sent). With ``auto``, a
+        tensor whose support is a subset of its reference's support may be
+        coded relative to it (the ``support`` codec) when that is smaller.
+    rng : numpy.random.Generator, optional
+        Source of the stochastic rounding of ``int8`` values.
+
+    """
+    blobs = {}
+    for key, value in state.items():
+        arr = np.asarray(value, order="C")
+        fmt = values if is_quantizable(arr) else "raw"
+        reference = None if references is None else references.get(key)
+        blobs[key] = encode_array(
+            arr, codec, MIN_SPARSE_NUMEL, values=fmt, reference=reference, rng=rng
+        )
+    return blobs
 
 
 def decode_state(
-    blobs: Mapping[str, bytes | np.ndarray], expected: Mapping[str, tuple[int, ...]] | None = None
+    blobs: Mapping[str, bytes | np.ndarray],
+    expected: Mapping[str, tuple[int, ...]] | None = None,
+    references: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Decode a mapping produced by :func:`encode_state`.
 
@@ -29,6 +84,8 @@ def decode_state(
         When given (the receiver knows the model), the keys must match exactly
         and every payload must decode to its expected shape; the element-count
         limit is set from it before anything is allocated.
+    references : mapping of str to ndarray, optional
+        The tensors the payloads may be coded relative to (``support`` codec).
 
     Raises
     ------
@@ -36,57 +93,138 @@ def decode_state(
         For a malformed payload, a missing or unexpected key, or a wrong shape.
 
     """
+    refs = references or {}
     if expected is None:
-        return {key: decode_array(blob) for key, blob in blobs.items()}
+        return {key: decode_array(blob, reference=refs.get(key)) for key, blob in blobs.items()}
     if set(blobs) != set(expected):
         diff = sorted(set(blobs) ^ set(expected))
         raise PayloadError(f"payload keys differ from the model's: {diff[:5]}")
     state = {}
     for key, shape in expected.items():
-        value = decode_array(blobs[key], max_numel=max(1, math.prod(shape)))
+        value = decode_array(
+            blobs[key], max_numel=max(1, math.prod(shape)), reference=refs.get(key)
+        )
         if tuple(value.shape) != tuple(shape):
             raise PayloadError(f"{key}: shape {tuple(value.shape)} != expected {tuple(shape)}")
         state[key] = value
     return state
 
 
+def support_mask(x: np.ndarray) -> np.ndarray:
+    """Flat boolean mask of the elements whose bit pattern is not all zero (what codecs send)."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    if flat.size == 0:
+        return np.zeros(0, dtype=bool)
+    return flat.view(np.uint8).reshape(flat.size, flat.itemsize).any(axis=1)
+
+
 def nonzero_count(x: np.ndarray) -> int:
     """Number of elements whose bit pattern is not all zero (what the codecs send)."""
-    if x.size == 0:
-        return 0
-    as_bytes = np.ascontiguousarray(x).reshape(-1).view(np.uint8).reshape(x.size, x.itemsize)
-    return int(np.count_nonzero(as_bytes.any(axis=1)))
+    return int(np.count_nonzero(support_mask(x)))
+
+
+def _best_unconditional(x: np.ndarray, values: str) -> tuple[int, int]:
+    """Size and position bits of ``x`` with the smallest codec that needs no reference."""
+    sizes = {}
+    for codec in CODECS:
+        if codec == "support":
+            continue
+        try:
+            sizes[codec] = encoded_nbytes(x, codec, values=values)
+        except ValueError:  # codec not eligible for this tensor (e.g. csr of a 0-d tensor)
+            continue
+    best = min(sizes, key=sizes.__getitem__)
+    # x is already representable in ``values``, so re-encoding reproduces it exactly.
+    blob = encode_array(x, best, values=values, rng=np.random.default_rng(0))
+    return sizes[best], payload_info(blob).position_bits
 
 
 def payload_report(
-    state: Mapping[str, np.ndarray], blobs: Mapping[str, bytes | np.ndarray]
+    state: Mapping[str, np.ndarray],
+    blobs: Mapping[str, bytes | np.ndarray],
+    references: Mapping[str, np.ndarray] | None = None,
 ) -> dict:
-    """Bytes actually encoded, the information-theoretic bound and the codecs used.
+    """Bytes actually encoded, the information-theoretic bounds and the codecs used.
+
+    Parameters
+    ----------
+    state : mapping of str to ndarray
+        The decoded tensors (what the receiver rebuilt from ``blobs``).
+    blobs : mapping of str to bytes
+        The payloads as sent.
+    references : mapping of str to ndarray, optional
+        The side information the receiver holds (uplink: the model it sent).
 
     Returns
     -------
     dict
         ``bytes`` (sum of payload lengths), ``dense_bytes`` (raw array bytes),
-        ``bound_bytes`` (sum over tensors of ``log2 C(n, k) + bits_per_value * k``
-        bits, over 8), ``nnz`` and ``codecs`` (codec name -> number of tensors).
+        ``bound_bytes`` (sum over tensors of ``log2 C(n, k) + b * k`` bits over
+        8, with ``b`` the bits per sent value), ``nnz``, ``codecs`` (codec name
+        -> number of tensors), ``codec_per_tensor`` and ``position_bits`` (bits
+        spent on positions). With ``references`` also ``cond_bound_bytes``
+        (``log2 C(m, k)`` instead of ``log2 C(n, k)`` for every tensor whose
+        support lies in its reference's support of size ``m``),
+        ``best_unconditional_bytes`` (the size had no codec used the
+        reference), ``support_position_bits``, ``support_position_bound_bits``
+        and ``support_unconditional_position_bits`` (for the tensors sent with
+        the ``support`` codec: their position bits, ``log2 C(m, k)``, and the
+        position bits of the best codec that ignores the reference).
 
     """
-    total = dense = nnz_total = 0
-    bound_bits = 0.0
+    total = dense = nnz_total = position_bits = 0
+    bound_bits = cond_bound_bits = 0.0
+    best_uncond = support_bits = uncond_position_bits = 0
+    support_bound = 0.0
     codecs: dict[str, int] = {}
+    per_tensor: dict[str, str] = {}
     for key, value in state.items():
         blob = blobs[key]
-        total += len(blob)
+        info = payload_info(blob)
+        total += info.nbytes
         dense += value.nbytes
-        nnz = nonzero_count(value)
+        mask = support_mask(value)
+        nnz = int(np.count_nonzero(mask))
         nnz_total += nnz
-        bound_bits += sparse_bound_bits(value.size, nnz, 8 * value.itemsize)
-        name = payload_codec(blob)
-        codecs[name] = codecs.get(name, 0) + 1
-    return {
+        position_bits += info.position_bits
+        unconditional = sparse_bound_bits(value.size, nnz, info.value_bits)
+        bound_bits += unconditional
+        codecs[info.codec] = codecs.get(info.codec, 0) + 1
+        per_tensor[key] = info.codec
+        if references is None:
+            continue
+        ref = references.get(key)
+        conditional = unconditional
+        if ref is not None and ref.size == value.size:
+            ref_mask = support_mask(ref)
+            if not np.any(mask & ~ref_mask):
+                conditional = sparse_bound_bits(
+                    int(np.count_nonzero(ref_mask)), nnz, info.value_bits
+                )
+        cond_bound_bits += conditional
+        if info.codec == "support":
+            support_bits += info.position_bits
+            support_bound += conditional - nnz * info.value_bits
+            nbytes, bits = _best_unconditional(value, info.values)
+            best_uncond += nbytes
+            uncond_position_bits += bits
+        else:
+            best_uncond += info.nbytes
+    report = {
         "bytes": total,
         "dense_bytes": dense,
         "bound_bytes": bound_bits / 8.0,
         "nnz": nnz_total,
         "codecs": codecs,
+        "codec_per_tensor": per_tensor,
+        "position_bits": position_bits,
     }
+    if references is not None:
+        report |= {
+            "cond_bound_bytes": cond_bound_bits / 8.0,
+            "best_unconditional_bytes": best_uncond,
+            "support_position_bits": support_bits,
+            "support_position_bound_bits": support_bound,
+            "support_unconditional_position_bits": uncond_position_bits,
+        }
+    return report
