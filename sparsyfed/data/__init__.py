@@ -1,6 +1,6 @@
 """Datasets and federated partitioning for sparsyfed."""
 
-from sparsyfed.data.datasets import DATASETS, ArrayDataset, load_dataset
+from sparsyfed.data.datasets import DATASETS, ArrayDataset, DatasetNotFoundError, load_dataset
 from sparsyfed.data.partition import (
     PARTITION_SCHEMES,
     partition_iid,
@@ -13,6 +13,7 @@ __all__ = [
     "DATASETS",
     "PARTITION_SCHEMES",
     "ArrayDataset",
+    "DatasetNotFoundError",
     "load_dataset",
     "partition_iid",
     "partition_labels",
