@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import shutil
+import subprocess
+import sys
 import tarfile
 import urllib.error
 import urllib.request
@@ -28,6 +31,7 @@ from paper_data_fixtures import (
     write_wav,
 )
 
+from sparsyfed.config import compose_config, validate
 from sparsyfed.data import DATASETS, DatasetNotFoundError, load_dataset
 from sparsyfed.data import cifar as cifar_mod
 from sparsyfed.data import sources as sources_mod
@@ -561,3 +565,42 @@ def test_speech_archive_traversal_refused(tmp_path: Path) -> None:
 def test_sources_module_is_light() -> None:
     assert sources_mod.DOWNLOAD_TIMEOUT == 15.0
     assert issubclass(DatasetNotFoundError, FileNotFoundError)
+    code = (
+        "import sys, sparsyfed.data\n"
+        "heavy = {'torch', 'torchaudio', 'urllib.request', 'sparsyfed.data.speech'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100", "speech_commands"])
+def test_hydra_config_group(name: str) -> None:
+    cfg = compose_config([f"dataset={name}"])
+    validate(cfg)
+    assert cfg["dataset"]["name"] == name and cfg["dataset"]["download"] is True
+
+
+def test_concurrent_extraction_uses_the_finished_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "a.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        add_tar_member(tar, "top/file", b"payload")
+    dest = tmp_path / "out"
+    real_rename = os.rename
+
+    def racing_rename(src: str, dst: str) -> None:
+        shutil.copytree(src, dst)  # another process finished first ...
+        real_rename(src, dst)  # ... so ours fails (directory not empty)
+
+    monkeypatch.setattr(sources_mod.os, "rename", racing_rename)
+    assert extract_tar(archive, dest, lambda name: name) == ["top/file"]
+    assert (dest / "top" / "file").read_bytes() == b"payload"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tar.gz", "out"]

@@ -1,5 +1,6 @@
 """Datasets and federated partitioning for sparsyfed."""
 
+from sparsyfed.data.cifar import random_crop_flip
 from sparsyfed.data.datasets import DATASETS, ArrayDataset, DatasetNotFoundError, load_dataset
 from sparsyfed.data.partition import (
     PARTITION_SCHEMES,
@@ -19,4 +20,5 @@ __all__ = [
     "partition_labels",
     "partition_lda",
     "partition_stats",
+    "random_crop_flip",
 ]

@@ -30,6 +30,8 @@ import numpy as np
 
 from sparsyfed.data.datasets import ArrayDataset, _check_options
 from sparsyfed.data.sources import (
+    DatasetNotFoundError,
+    as_bool,
     cache_path,
     download_file,
     extract_tar,
@@ -97,13 +99,6 @@ _SPECS: dict[str, _Spec] = {
         label_names={b"fine_label_names": 100, b"coarse_label_names": 20},
     ),
 }
-
-
-def _as_bool(key: str, value: Any) -> bool:
-    """Return ``value`` if it is a bool, else raise a ValueError naming ``dataset.key``."""
-    if not isinstance(value, bool | np.bool_):
-        raise ValueError(f"dataset.{key} must be true or false, got {value!r}")
-    return bool(value)
 
 
 def _get(obj: Mapping[Any, Any], key: bytes, path: Path) -> Any:
@@ -179,8 +174,6 @@ def _ensure_folder(name: str, root: Path, spec: _Spec, download: bool) -> Path:
     if not missing:
         return folder
     if folder.exists():
-        from sparsyfed.data.sources import DatasetNotFoundError
-
         raise DatasetNotFoundError(
             f"Dataset {name!r}: directory {folder} is incomplete (missing "
             f"{', '.join(missing)}). Complete it, or remove it so that {root / spec.archive} "
@@ -254,8 +247,8 @@ def load_cifar(name: str, data_dir: str | Path | None = None, **options: Any) ->
     if name not in _SPECS:
         raise ValueError(f"Unknown CIFAR variant {name!r}; allowed: {', '.join(_SPECS)}")
     _check_options(name, options, _OPTIONS)
-    augment = _as_bool("augment", options.get("augment", False))
-    download = _as_bool("download", options.get("download", True))
+    augment = as_bool("augment", options.get("augment", False))
+    download = as_bool("download", options.get("download", True))
     spec = _SPECS[name]
     root = resolve_data_dir(data_dir)
     folder = root / spec.folder

@@ -19,15 +19,12 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import http.client
 import json
 import os
 import pickle
 import shutil
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import warnings
 import zipfile
 import zlib
@@ -40,6 +37,7 @@ import numpy as np
 __all__ = [
     "DOWNLOAD_TIMEOUT",
     "DatasetNotFoundError",
+    "as_bool",
     "cache_path",
     "download_file",
     "extract_tar",
@@ -137,6 +135,11 @@ def download_file(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT) -> No
         read); nothing is left at ``dest``.
 
     """
+    # Lazy imports: urllib.request pulls in http.client, email and ssl.
+    import http.client
+    import urllib.error
+    import urllib.request
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
@@ -157,6 +160,32 @@ def download_file(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT) -> No
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
+
+
+def as_bool(key: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool, else raise a ValueError naming ``dataset.<key>``.
+
+    Parameters
+    ----------
+    key : str
+        Option name, used in the message.
+    value : Any
+        Option value.
+
+    Returns
+    -------
+    bool
+        The value.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a bool (``"yes"``, ``1`` and ``None`` are refused).
+
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"dataset.{key} must be true or false, got {value!r}")
+    return bool(value)
 
 
 def member_name(name: str) -> str:
@@ -253,7 +282,13 @@ def extract_tar(archive: Path, dest: Path, select: Callable[[str], str | None]) 
                 f"Archive {archive} is corrupt or truncated ({type(exc).__name__}: {exc}); "
                 f"delete it and download it again"
             ) from None
-        os.rename(tmp, dest)
+        try:
+            os.rename(tmp, dest)
+        except OSError:
+            if not dest.is_dir():
+                raise
+            # Another process extracted the same archive first: use its copy.
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

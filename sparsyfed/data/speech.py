@@ -39,6 +39,7 @@ import numpy as np
 from sparsyfed.data.datasets import ArrayDataset, _check_options
 from sparsyfed.data.sources import (
     DatasetNotFoundError,
+    as_bool,
     cache_path,
     download_file,
     extract_tar,
@@ -290,13 +291,6 @@ def _featurise(waves: np.ndarray, features: str) -> np.ndarray:
     return out
 
 
-def _as_bool(key: str, value: Any) -> bool:
-    """Return ``value`` if it is a bool, else raise a ValueError naming ``dataset.key``."""
-    if not isinstance(value, bool | np.bool_):
-        raise ValueError(f"dataset.{key} must be true or false, got {value!r}")
-    return bool(value)
-
-
 def load_speech_commands(data_dir: str | Path | None = None, **options: Any) -> ArrayDataset:
     """Load Speech Commands v0.02 (35 keywords) from the published files.
 
@@ -329,7 +323,7 @@ def load_speech_commands(data_dir: str | Path | None = None, **options: Any) -> 
     _check_options(_NAME, options, _OPTIONS)
     features = options.get("features", "waveform")
     shape = feature_shape(features)
-    download = _as_bool("download", options.get("download", True))
+    download = as_bool("download", options.get("download", True))
     base = resolve_data_dir(data_dir)
     key = {
         "dataset": _NAME,
