@@ -294,12 +294,10 @@ def _labels_ok(arrays: Mapping[str, np.ndarray], num_classes: int) -> bool:
 
 
 def _normalise(images: np.ndarray) -> np.ndarray:
-    """Map ``uint8`` pixels to ``float32`` ``(x / 255 - 0.5) / 0.5``."""
-    x = images.astype(np.float32)
-    x /= np.float32(255.0)
-    x -= np.float32(0.5)
-    x /= np.float32(0.5)
-    return x
+    """Map ``uint8`` pixels to ``float32`` ``(x / 255 - 0.5) / 0.5`` (0 -> -1, 255 -> 1)."""
+    # One gather through a 256-entry table (computed in float64) instead of four passes.
+    table = ((np.arange(256, dtype=np.float64) / 255.0 - 0.5) / 0.5).astype(np.float32)
+    return table[images]
 
 
 def random_crop_flip(x: Any, generator: Any = None, padding: int = 4, fill: float = -1.0) -> Any:

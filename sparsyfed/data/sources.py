@@ -436,7 +436,7 @@ def read_cache(
     try:
         with np.load(path, allow_pickle=False) as npz:
             meta = json.loads(str(npz[_META_KEY]))
-            arrays = {name: np.array(npz[name]) for name in expected}
+            arrays = {name: npz[name] for name in expected}  # fresh arrays, not views
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, TypeError):
