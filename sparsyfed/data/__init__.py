@@ -1,6 +1,7 @@
 """Datasets and federated partitioning for sparsyfed."""
 
-from sparsyfed.data.datasets import DATASETS, ArrayDataset, load_dataset
+from sparsyfed.data.cifar import random_crop_flip
+from sparsyfed.data.datasets import DATASETS, ArrayDataset, DatasetNotFoundError, load_dataset
 from sparsyfed.data.partition import (
     PARTITION_SCHEMES,
     partition_dirichlet,
@@ -15,6 +16,7 @@ __all__ = [
     "DATASETS",
     "PARTITION_SCHEMES",
     "ArrayDataset",
+    "DatasetNotFoundError",
     "load_dataset",
     "partition_dirichlet",
     "partition_iid",
@@ -22,4 +24,5 @@ __all__ = [
     "partition_lda",
     "partition_stats",
     "partition_train_test",
+    "random_crop_flip",
 ]

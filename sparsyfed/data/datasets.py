@@ -1,11 +1,16 @@
-"""Small in-memory classification datasets used by the sparse FL experiments.
+"""In-memory classification datasets used by the sparse FL experiments.
 
-Both datasets are produced entirely offline:
+Two small datasets are produced entirely offline:
 
 * ``mnist1d`` is generated from the templates shipped with the ``mnist1d`` pip
   package (``mnist1d.data.make_dataset``); nothing is downloaded. Generation takes
   a few seconds, so the generated arrays are cached as an ``.npz`` file.
 * ``digits`` is scikit-learn's bundled 8x8 digits dataset (``load_digits``).
+
+The paper's datasets are read from their published files in ``data_dir`` (downloaded
+only when missing and ``download`` is true), see :mod:`sparsyfed.data.cifar`
+(``cifar10``, ``cifar100``) and :mod:`sparsyfed.data.speech` (``speech_commands``).
+Missing files raise :class:`~sparsyfed.data.sources.DatasetNotFoundError`.
 
 All heavy third-party imports happen lazily inside the loaders, so importing this
 module has no side effects.
@@ -29,15 +34,18 @@ from typing import Any
 
 import numpy as np
 
+from sparsyfed.data.sources import DatasetNotFoundError
+
 __all__ = [
     "DATASETS",
     "DEFAULT_DATA_DIR",
     "ArrayDataset",
+    "DatasetNotFoundError",
     "load_dataset",
     "mnist1d_cache_path",
 ]
 
-DATASETS: tuple[str, ...] = ("mnist1d", "digits")
+DATASETS: tuple[str, ...] = ("mnist1d", "digits", "cifar10", "cifar100", "speech_commands")
 """Names accepted by :func:`load_dataset`."""
 
 DEFAULT_DATA_DIR: Path = Path("~/.cache/sparsyfed")
@@ -84,8 +92,14 @@ class ArrayDataset:
     num_classes : int
         Number of classes.
     input_shape : tuple of int
-        Shape of one input sample, channels first, e.g. ``(1, 40)`` for MNIST-1D
-        and ``(1, 8, 8)`` for digits.
+        Shape of one input sample, channels first, e.g. ``(1, 40)`` for MNIST-1D,
+        ``(1, 8, 8)`` for digits, ``(3, 32, 32)`` for CIFAR and ``(1, 1, 8000)`` for
+        Speech Commands waveforms.
+    augment : bool
+        Whether training should augment the images (CIFAR only: random 32x32 crop of
+        the 4-pixel padded image and horizontal flip, see
+        :func:`sparsyfed.data.cifar.random_crop_flip`). Default false (the paper
+        does not augment).
 
     """
 
@@ -96,6 +110,7 @@ class ArrayDataset:
     y_test: np.ndarray
     num_classes: int
     input_shape: tuple[int, ...]
+    augment: bool = False
 
     def __post_init__(self) -> None:
         """Check that array shapes agree with each other and with ``input_shape``."""
@@ -131,15 +146,21 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **options: Any) 
     Parameters
     ----------
     name : str
-        One of :data:`DATASETS`: ``"mnist1d"`` or ``"digits"``.
+        One of :data:`DATASETS`: ``"mnist1d"``, ``"digits"``, ``"cifar10"``,
+        ``"cifar100"`` or ``"speech_commands"``.
     data_dir : str or Path or None, optional
-        Cache directory for generated data (only MNIST-1D uses it). Defaults to
-        ``~/.cache/sparsyfed``.
+        Directory of the published dataset files and of the caches (digits uses
+        none). Defaults to ``~/.cache/sparsyfed``.
     **options
         Dataset-specific options; ``None`` values mean "use the default".
         ``mnist1d`` accepts ``num_samples`` (default 12000, a positive multiple
         of 10; 80 % train / 20 % test) and ``generator_seed`` (default 42, the
         ``mnist1d`` package default). ``digits`` accepts no options.
+        ``cifar10``/``cifar100`` accept ``augment`` (default false) and ``download``
+        (default true); see :func:`sparsyfed.data.cifar.load_cifar`.
+        ``speech_commands`` accepts ``features`` (``waveform`` (default), ``mfcc`` or
+        ``logmel``) and ``download``; see
+        :func:`sparsyfed.data.speech.load_speech_commands`.
 
     Returns
     -------
@@ -149,17 +170,44 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **options: Any) 
     Raises
     ------
     ValueError
-        If ``name`` is unknown, or an option is unknown or has an invalid value.
+        If ``name`` is unknown, an option is unknown or has an invalid value, or a
+        dataset file is corrupt (the message names the file).
+    DatasetNotFoundError
+        If the files of a published dataset are missing and could not be downloaded.
 
     """
     loaders: dict[str, Callable[..., ArrayDataset]] = {
         "mnist1d": _load_mnist1d,
         "digits": _load_digits,
+        "cifar10": _load_cifar10,
+        "cifar100": _load_cifar100,
+        "speech_commands": _load_speech_commands,
     }
     if name not in loaders:
         raise ValueError(f"Unknown dataset.name={name!r}; allowed names: {', '.join(DATASETS)}")
     opts = {key: value for key, value in options.items() if value is not None}
     return loaders[name](data_dir, **opts)
+
+
+def _load_cifar10(data_dir: str | Path | None, **options: Any) -> ArrayDataset:
+    """Load CIFAR-10 (lazy import of :mod:`sparsyfed.data.cifar`)."""
+    from sparsyfed.data.cifar import load_cifar
+
+    return load_cifar("cifar10", data_dir, **options)
+
+
+def _load_cifar100(data_dir: str | Path | None, **options: Any) -> ArrayDataset:
+    """Load CIFAR-100 (lazy import of :mod:`sparsyfed.data.cifar`)."""
+    from sparsyfed.data.cifar import load_cifar
+
+    return load_cifar("cifar100", data_dir, **options)
+
+
+def _load_speech_commands(data_dir: str | Path | None, **options: Any) -> ArrayDataset:
+    """Load Speech Commands v0.02 (lazy import of :mod:`sparsyfed.data.speech`)."""
+    from sparsyfed.data.speech import load_speech_commands
+
+    return load_speech_commands(data_dir, **options)
 
 
 # ---------------------------------------------------------------------------
