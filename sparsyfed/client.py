@@ -32,6 +32,7 @@ def local_training(task: Task, partition_id: int, server_round: int) -> LocalTra
         server_round=server_round,
         total_rounds=int(cfg["rounds"]),
         prox_mu=float(cfg.get("prox_mu", 0.0)),
+        augment=bool(task.dataset.augment),
     )
 
 

@@ -11,6 +11,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from sparsyfed.data.cifar import random_crop_flip
+
 LR_SCHEDULES = ("exponential", "constant")
 
 
@@ -49,6 +51,7 @@ class LocalTraining:
     server_round: int = 1
     total_rounds: int = 1
     prox_mu: float = 0.0
+    augment: bool = False  # random crop + horizontal flip of image batches (CIFAR option)
 
 
 def train_sgd(
@@ -65,7 +68,8 @@ def train_sgd(
     sample is skipped (BatchNorm cannot train on it). With ``hp.prox_mu > 0``
     the FedProx term ``mu/2 * ||w - w_received||^2`` is added (as its gradient).
     ``after_step(model)`` runs after every optimizer step (e.g. to re-apply a
-    fixed mask).
+    fixed mask). With ``hp.augment`` every image batch is randomly cropped and
+    flipped (:func:`sparsyfed.data.random_crop_flip`, same seeded generator).
 
     Returns
     -------
@@ -91,6 +95,8 @@ def train_sgd(
             if idx.numel() < 2:
                 continue
             xb, yb = x[idx], y[idx]
+            if hp.augment:
+                xb = random_crop_flip(xb, generator)
             optimizer.zero_grad(set_to_none=True)
             logits = model(xb)
             loss = F.cross_entropy(logits, yb)

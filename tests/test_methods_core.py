@@ -146,3 +146,22 @@ def test_spectral_variant_runs_and_keeps_the_mask_frozen(tmp_path, data_dir):
     r = read_rows(cfg)[1:]
     assert all(row["global_regrowth"] == 0 for row in r[1:])
     assert all(row["local_regrowth"] == 0 for row in r)
+
+
+def test_augmentation_changes_the_batches_but_is_seeded():
+    from sparsyfed.training import LocalTraining, train_sgd
+
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 32, 32)
+    y = torch.arange(8) % 4
+
+    def run(augment: bool, seed: int) -> torch.Tensor:
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 4))
+        torch.nn.init.zeros_(model[1].weight)
+        torch.nn.init.zeros_(model[1].bias)
+        train_sgd(model, x, y, LocalTraining(lr=0.1, batch_size=4, seed=seed, augment=augment))
+        return model[1].weight.detach().clone()
+
+    assert torch.equal(run(True, 1), run(True, 1))
+    assert not torch.equal(run(True, 1), run(False, 1))
+    assert not torch.equal(run(True, 1), run(True, 2))
