@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from sparsyfed.config import compose_config, group_options
-from sparsyfed.methods import load_method
+from sparsyfed.methods import ClientUpdate, load_method
 from sparsyfed.models import MODELS, build_model
 from sparsyfed.nn.init import init_weights
 from sparsyfed.nn.layers import SparseLayerMixin, prunable_layers, prunable_weight_names
@@ -222,10 +222,24 @@ def _check_upload(method, hp, trained, upload, keys):
         assert torch.equal(upload[k], trained[k]), k
 
 
-@pytest.mark.parametrize("model", list(SETUPS))
-@pytest.mark.parametrize("method_name", METHODS)
+# Full method grid on the CIFAR model; on the speech model (one step costs twice as much) one
+# method per distinct client code path: sparsyfed_na / sparsefedpp are SparsyFed options,
+# fedsparsify_global trains as fedsparsify_local, fedavg / fedavgm train as topk.
+SPEECH_METHODS = [
+    "sparsyfed",
+    "sparsyfed_spectral",
+    "topk",
+    "zerofl",
+    "flash",
+    "flash_spdst",
+    "fedsparsify_local",
+]
+GRID = [("resnet18_cifar", m) for m in METHODS] + [("resnet18_speech", m) for m in SPEECH_METHODS]
+
+
+@pytest.mark.parametrize(("model", "method_name"), GRID)
 def test_client_round_on_a_sparse_received_model(model, method_name, received):
-    """Round 2: one SGD step on a 95%-sparse global model, then the upload (every method)."""
+    """Round 2: one SGD step on a 95%-sparse global model, then the upload."""
     method, hp, state, metrics, trained, upload, keys = _client_round(
         model, method_name, received[model], server_round=2
     )
@@ -251,8 +265,14 @@ def test_client_round_on_a_sparse_received_model(model, method_name, received):
         assert zeros >= sum(int((state[k] == 0).sum()) for k in keys)
 
 
-@pytest.mark.parametrize("model", list(SETUPS))
-@pytest.mark.parametrize("method_name", ["flash", "flash_spdst"])
+@pytest.mark.parametrize(
+    ("model", "method_name"),
+    [
+        ("resnet18_cifar", "flash"),
+        ("resnet18_cifar", "flash_spdst"),
+        ("resnet18_speech", "flash_spdst"),
+    ],
+)
 def test_client_round_one_from_the_initial_model(model, method_name):
     """Round 1 of FLASH (dense warm-up) and of SPDST (dynamic sparse training), 2 steps."""
     method, hp, state, metrics, trained, upload, keys = _client_round(
@@ -277,3 +297,39 @@ def test_received_state_is_not_modified(received):
     fresh = copy.deepcopy(received["resnet18_cifar"])
     _client_round("resnet18_cifar", "zerofl", received["resnet18_cifar"], server_round=2)
     assert all(torch.equal(fresh[k], v) for k, v in received["resnet18_cifar"].items())
+
+
+# One method per distinct server rule (the base FedAvg serves sparsyfed, topk, zerofl, fedavg).
+SERVER_METHODS = ["sparsyfed", "fedavgm", "flash", "flash_spdst", "fedsparsify_global"]
+SERVER_METHODS += ["fedsparsify_local"]
+
+
+@pytest.mark.parametrize("method_name", SERVER_METHODS)
+def test_server_hooks_on_resnet_states(method_name, received):
+    """Aggregation and post-processing of two CIFAR ResNet uploads in rounds 1 and 2."""
+    model = "resnet18_cifar"
+    method = load_method(_cfg(model, method_name))
+    net = method.prepare_model(_build(model))
+    g0 = received[model]
+    if method_name == "flash_spdst":  # the server keeps the model template for its re-init
+        method.initialize(net, torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(4)
+    other = {
+        k: v * (1 + 0.1 * torch.rand(v.shape, generator=g)) if v.is_floating_point() else v
+        for k, v in g0.items()
+    }
+    stage1 = {"flash_stage1": 1.0} if method_name.startswith("flash") else {}
+    ups = [ClientUpdate(0, g0, 3, dict(stage1)), ClientUpdate(1, other, 1, dict(stage1))]
+    keys = prunable_weight_names(net)
+    numel = sum(g0[k].numel() for k in keys)
+    for server_round in (1, 2):
+        g1 = method.after_aggregate(method.aggregate(g0, ups), server_round)
+        assert set(g1) == set(g0)
+        assert all(g1[k].dtype == g0[k].dtype and g1[k].shape == g0[k].shape for k in g0)
+        assert all(bool(torch.isfinite(v.float()).all()) for v in g1.values())
+        # Both uploads share one 95% mask, so the global model keeps exactly that sparsity
+        # (SPDST draws a new random mask of the same size; FedSparsify purges to s_t < 95%).
+        zeros = sum(int((g1[k] == 0).sum()) for k in keys)
+        assert zeros == num_to_prune(numel, RECEIVED_SPARSITY)
+        ups = [ClientUpdate(u.partition_id, u.state, u.num_examples, {}) for u in ups]
+        g0 = g1
