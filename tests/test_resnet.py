@@ -72,7 +72,8 @@ def received() -> dict[str, dict[str, torch.Tensor]]:
     for model in SETUPS:
         net = _build(model)
         init_weights(net, torch.Generator().manual_seed(0))
-        global_magnitude_prune_([layer.weight for _, layer in prunable_layers(net)], 0.95)
+        weights = [layer.weight for _, layer in prunable_layers(net)]
+        global_magnitude_prune_(weights, RECEIVED_SPARSITY)
         states[model] = {k: v.detach().clone() for k, v in net.state_dict().items()}
     return states
 
@@ -259,6 +260,12 @@ def test_client_round_on_a_sparse_received_model(model, method_name, received):
     if method_name.startswith(("sparsyfed", "sparsefedpp")) and method_name != "sparsyfed_na":
         keeps = [v for k, v in metrics.items() if k.startswith("act_keep/")]
         assert len(keeps) == 21 and max(keeps) < 1.0  # activations pruned in every layer
+    if method_name == "zerofl":  # the stem trains dense, the 20 other layers under Top-K
+        dens = {
+            k.split("/", 1)[1]: v for k, v in metrics.items() if k.startswith("weight_density/")
+        }
+        assert len(dens) == 20 and "conv1" not in dens
+        assert max(dens.values()) <= 1.0 - method.sparsity + 1e-3
     _check_upload(method, hp, trained, upload, keys)
     if method_name == "fedsparsify_global":  # no client purge; the received mask is kept
         zeros = sum(int((upload[k] == 0).sum()) for k in keys)
