@@ -8,8 +8,10 @@ from typing import Any
 from torch import nn
 
 from sparsyfed.models.cnn import UniformCNN
+from sparsyfed.models.resnet import BUILDERS as RESNET_BUILDERS
+from sparsyfed.models.resnet import check_input_shape
 
-MODELS = ("uniform_cnn",)
+MODELS = ("uniform_cnn", *RESNET_BUILDERS)
 
 
 def build_model(
@@ -31,9 +33,20 @@ def build_model(
     nn.Module
         The (uninitialised) model.
 
+    Raises
+    ------
+    ValueError
+        For an unknown ``name``, options the model does not take, or an
+        ``input_shape`` the model is not built for.
+
     """
     options = {k: v for k, v in cfg.items() if k != "name"}
     name = cfg.get("name")
     if name == "uniform_cnn":
         return UniformCNN(input_shape[0], num_classes, spatial_dims=len(input_shape) - 1, **options)
+    if name in RESNET_BUILDERS:
+        if options:
+            raise ValueError(f"model.name={name!r} takes no options, got {sorted(options)}")
+        check_input_shape(name, input_shape)
+        return RESNET_BUILDERS[name](num_classes)
     raise ValueError(f"model.name={name!r} is not a known model; choose one of {MODELS}")
