@@ -12,7 +12,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from sparsyfed.config import ConfigError, check_group_choices, conf_dir, to_plain, validate
+from sparsyfed.data import DatasetNotFoundError
 from sparsyfed.simulation import simulate
+from sparsyfed.task import Task
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="config", version_base=None)
@@ -22,8 +24,14 @@ def _run(cfg: DictConfig) -> float:
         plain["output_dir"] = HydraConfig.get().runtime.output_dir
     try:
         validate(plain)
-    except ConfigError as err:
+        # Load (and cache) the dataset once here, before any worker starts: a missing
+        # or corrupt dataset is one clear message, not a trace from inside a worker.
+        Task(plain).dataset  # noqa: B018
+    except (ConfigError, DatasetNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except ValueError as err:
+        print(f"error: dataset {plain['dataset']['name']!r}: {err}", file=sys.stderr)
         sys.exit(2)
     try:
         summary = simulate(plain)

@@ -23,6 +23,7 @@ from sparsyfed.config import compose_config, validate
 from sparsyfed.results import RunRecorder
 from sparsyfed.server import FederatedServer
 from sparsyfed.strategy import SparseFedStrategy
+from sparsyfed.task import Task
 
 
 def run_server(grid: Grid, cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,6 +60,7 @@ def config_from_run_config(run_config: Mapping[str, Any]) -> dict[str, Any]:
         output_dir = f"outputs/flwr/{stamp}-{cfg['method']['name']}"
     cfg["output_dir"] = str(Path(output_dir).expanduser().resolve())
     validate(cfg)
+    Task(cfg).dataset  # noqa: B018  (fail here, clearly, when the dataset is missing)
     return cfg
 
 

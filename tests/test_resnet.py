@@ -340,3 +340,20 @@ def test_server_hooks_on_resnet_states(method_name, received):
         assert zeros == num_to_prune(numel, RECEIVED_SPARSITY)
         ups = [ClientUpdate(u.partition_id, u.state, u.num_examples, {}) for u in ups]
         g0 = g1
+
+
+def test_sparsyfed_can_leave_downsample_convs_plain_as_the_official_code():
+    from sparsyfed.config import compose_config
+    from sparsyfed.methods import load_method
+    from sparsyfed.models import build_model
+    from sparsyfed.nn.layers import prunable_weight_names, sparse_layers
+
+    for wrap, expected in ((True, 21), (False, 18)):
+        cfg = compose_config(["model=resnet18_cifar", f"method.wrap_downsample={wrap}"])
+        method = load_method(cfg)
+        model = method.prepare_model(build_model(cfg["model"], (3, 32, 32), 10))
+        wrapped = [name for name, _ in sparse_layers(model)]
+        assert len(wrapped) == expected
+        assert sum("downsample" in name for name in wrapped) == (3 if wrap else 0)
+        # Plain or not, all 21 weights stay in the global upload Top-K.
+        assert len(prunable_weight_names(model)) == 21

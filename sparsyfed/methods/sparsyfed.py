@@ -29,7 +29,10 @@ class SparsyFed(Method):
 
     Options read from ``cfg["method"]``: ``act_pruning`` (bool, default True;
     False gives the SparsyFed-NA ablation), ``act_keep_floor`` (default 1e-7)
-    and ``act_threshold`` (``first_batch`` or ``per_batch``).
+    ``act_threshold`` (``first_batch`` or ``per_batch``) and ``wrap_downsample``
+    (bool, default True; False leaves ResNet ``downsample`` convs plain, as the
+    official code does by accident, METHOD.md 2.2: they train dense with
+    beta = 1 and no activation pruning but stay in the global upload Top-K).
     """
 
     uses_sparsity = True
@@ -39,15 +42,25 @@ class SparsyFed(Method):
         self.act_pruning = bool(self.options.get("act_pruning", True))
         self.act_keep_floor = float(self.options.get("act_keep_floor", 1e-7))
         self.act_threshold = str(self.options.get("act_threshold", "first_batch"))
+        wrap_downsample = self.options.get("wrap_downsample", True)
+        if not isinstance(wrap_downsample, bool):
+            raise ValueError(f"method.wrap_downsample={wrap_downsample!r} must be true or false")
+        self.wrap_downsample = wrap_downsample
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """Wrap every conv/linear layer with Powerprop and activation Top-K."""
+        skip = ()
+        if not self.wrap_downsample:
+            skip = tuple(
+                name for name, _ in model.named_modules() if "downsample" in name.split(".")
+            )
         return wrap_layers(
             model,
             beta=self.beta,
             act_pruning=self.act_pruning,
             act_keep_floor=self.act_keep_floor,
             act_threshold=self.act_threshold,
+            skip=skip,
         )
 
     def train(self, model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining) -> dict[str, float]:
