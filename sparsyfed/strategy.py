@@ -356,6 +356,7 @@ def _uplink_metrics(uplink: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "uplink_position_bits": total("position_bits"),
         "uplink_support_position_bits": total("support_position_bits"),
+        "uplink_support_position_code_bits": total("support_position_code_bits"),
         "uplink_support_position_bound_bits": total("support_position_bound_bits"),
         "uplink_support_unconditional_position_bits": total("support_unconditional_position_bits"),
         "uplink_nnz_per_client": [u["nnz"] for u in uplink],

@@ -974,3 +974,17 @@ def test_header_fields_match_documentation() -> None:
     magic, version, cid, dcode, vcode, ndim = struct.unpack_from("<2sBBBBB", p)
     assert (magic, version, cid, dcode, vcode, ndim) == (b"SF", 2, CODEC_ID["golomb"], 1, 1, 2)
     assert struct.unpack_from("<2IQ", p, 7) == (3, 5, 1)
+
+
+@pytest.mark.parametrize("codec", ["bitmap", "ef", "golomb", "support"])
+def test_position_code_bits_are_the_position_bits_without_byte_padding(codec: str) -> None:
+    rng = np.random.default_rng(11)
+    for n, density in ((1000, 0.3), (4096, 0.05), (777, 0.9)):
+        reference = (rng.random(n) < 0.5).astype(np.float32)
+        x = np.zeros(n, dtype=np.float32)
+        pool = np.flatnonzero(reference)
+        keep = rng.choice(pool, size=max(1, int(density * pool.size)), replace=False)
+        x[keep] = rng.standard_normal(keep.size).astype(np.float32) + 3.0
+        info = payload_info(encode_array(x, codec, reference=reference))
+        streams = 1 if codec == "bitmap" else 2
+        assert info.position_code_bits <= info.position_bits < info.position_code_bits + 8 * streams

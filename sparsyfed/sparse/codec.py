@@ -193,6 +193,7 @@ class PayloadInfo(NamedTuple):
     position_bits: int
     reference_nnz: int | None
     nbytes: int
+    position_code_bits: int
 
 
 class _Header(NamedTuple):
@@ -782,8 +783,10 @@ def payload_info(payload: bytes | bytearray | memoryview | np.ndarray) -> Payloa
         ``nnz``, ``values`` (format name), ``value_bits`` (bits per stored
         value), ``position_bits`` (bits of the body spent on positions:
         ``8 * len(body) - value_bits * nnz``, minus the 32-bit int8 scale;
-        0 for dense), ``reference_nnz`` (``m`` for support, else ``None``)
-        and ``nbytes`` (total payload length).
+        0 for dense), ``reference_nnz`` (``m`` for support, else ``None``),
+        ``nbytes`` (total payload length) and ``position_code_bits`` (the
+        length of the position code itself, without the zero bits that pad
+        its streams to whole bytes; equal to ``position_bits`` for coo and csr).
 
     Raises
     ------
@@ -794,10 +797,18 @@ def payload_info(payload: bytes | bytearray | memoryview | np.ndarray) -> Payloa
     buf = _as_bytes_array(payload)
     hdr = _parse_header(buf)
     bits = _values.value_bits(hdr.values, hdr.dtype)
-    position_bits = 0
+    position_bits = code_bits = 0
     if hdr.codec != "dense":
         scale_bits = 32 if hdr.values == "int8" else 0
         position_bits = 8 * (buf.size - hdr.nbytes) - bits * hdr.nnz - scale_bits
+        code_bits = position_bits
+        if hdr.rice is not None:
+            code_bits = hdr.rice.coded * hdr.rice.r + hdr.rice.unary_nbits
+        elif hdr.codec == "ef":
+            low, _, high_nbits = ef_layout(hdr.numel, hdr.nnz)
+            code_bits = hdr.nnz * low + high_nbits
+        elif hdr.codec == "bitmap":
+            code_bits = hdr.numel
     return PayloadInfo(
         codec=hdr.codec,
         dtype=hdr.dtype.newbyteorder("="),
@@ -809,6 +820,7 @@ def payload_info(payload: bytes | bytearray | memoryview | np.ndarray) -> Payloa
         position_bits=position_bits,
         reference_nnz=hdr.ref_nnz,
         nbytes=buf.size,
+        position_code_bits=code_bits,
     )
 
 

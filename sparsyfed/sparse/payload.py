@@ -166,15 +166,16 @@ def payload_report(
         (``log2 C(m, k)`` instead of ``log2 C(n, k)`` for every tensor whose
         support lies in its reference's support of size ``m``),
         ``best_unconditional_bytes`` (the size had no codec used the
-        reference), ``support_position_bits``, ``support_position_bound_bits``
-        and ``support_unconditional_position_bits`` (for the tensors sent with
-        the ``support`` codec: their position bits, ``log2 C(m, k)``, and the
-        position bits of the best codec that ignores the reference).
+        reference), ``support_position_bits``, ``support_position_code_bits``,
+        ``support_position_bound_bits`` and ``support_unconditional_position_bits``
+        (for the tensors sent with the ``support`` codec: the body bits spent on
+        positions, the same without the padding to whole bytes, ``log2 C(m, k)``,
+        and the position bits of the best codec that ignores the reference).
 
     """
     total = dense = nnz_total = position_bits = 0
     bound_bits = cond_bound_bits = 0.0
-    best_uncond = support_bits = uncond_position_bits = 0
+    best_uncond = support_bits = support_code_bits = uncond_position_bits = 0
     support_bound = 0.0
     codecs: dict[str, int] = {}
     per_tensor: dict[str, str] = {}
@@ -204,6 +205,7 @@ def payload_report(
         cond_bound_bits += conditional
         if info.codec == "support":
             support_bits += info.position_bits
+            support_code_bits += info.position_code_bits
             support_bound += conditional - nnz * info.value_bits
             nbytes, bits = _best_unconditional(value, info.values)
             best_uncond += nbytes
@@ -224,6 +226,7 @@ def payload_report(
             "cond_bound_bytes": cond_bound_bits / 8.0,
             "best_unconditional_bytes": best_uncond,
             "support_position_bits": support_bits,
+            "support_position_code_bits": support_code_bits,
             "support_position_bound_bits": support_bound,
             "support_unconditional_position_bits": uncond_position_bits,
         }
