@@ -100,15 +100,26 @@ class SparseFedStrategy(Strategy):
     ) -> Iterable[Message]:
         """One train message per sampled partition, all carrying the encoded global model."""
         self._round_clients = self.server.sample_clients()
+        return self._messages(self._round_clients, arrays, config, MessageType.TRAIN, server_round)
+
+    def _messages(
+        self,
+        partitions: list[int],
+        arrays: ArrayRecord,
+        config: ConfigRecord,
+        message_type: str,
+        server_round: int,
+    ) -> list[Message]:
+        """One message of ``message_type`` per partition, all carrying the same content."""
         content = RecordDict({"arrays": arrays, "config": config})
         return [
             Message(
                 content,
                 dst_node_id=self.partition_to_node[pid],
-                message_type=MessageType.TRAIN,
+                message_type=message_type,
                 group_id=str(server_round),
             )
-            for pid in self._round_clients
+            for pid in partitions
         ]
 
     def aggregate_train(
@@ -172,16 +183,9 @@ class SparseFedStrategy(Strategy):
             self._eval_clients = []
             return []
         self._eval_clients = self.server.eval_sampler.sample()
-        content = RecordDict({"arrays": arrays, "config": config})
-        return [
-            Message(
-                content,
-                dst_node_id=self.partition_to_node[pid],
-                message_type=MessageType.EVALUATE,
-                group_id=str(server_round),
-            )
-            for pid in self._eval_clients
-        ]
+        return self._messages(
+            self._eval_clients, arrays, config, MessageType.EVALUATE, server_round
+        )
 
     def aggregate_evaluate(
         self, server_round: int, replies: Iterable[Message]

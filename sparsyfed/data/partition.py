@@ -104,6 +104,34 @@ def _check_scheme(scheme: Any) -> str:
     return str(scheme)
 
 
+def _check_dirichlet_args(
+    labels: np.ndarray, num_partitions: Any, alpha: Any, seed: Any
+) -> tuple[np.ndarray, int, float, int]:
+    """Validated arguments of the Dirichlet partitioners."""
+    labels = _check_labels(labels)
+    num_partitions = _check_num_partitions(num_partitions, int(labels.shape[0]))
+    return labels, num_partitions, _check_alpha(alpha), _check_seed(seed)
+
+
+def _label_table(labels: np.ndarray, row_order: np.ndarray) -> Any:
+    """A ``datasets.Dataset`` of class codes ``0..C-1`` and sample indices, rows in ``row_order``.
+
+    flwr-datasets' Dirichlet partitioners assume the classes are exactly 0..C-1.
+    Arrow format: they read the whole label column once; with the default
+    (python) format that column is materialised row by row (~0.3 s).
+    """
+    # Lazy import: ``datasets`` is heavy and only needed here.
+    import datasets
+
+    _, class_codes = np.unique(labels, return_inverse=True)
+    return datasets.Dataset.from_dict(
+        {
+            "label": class_codes.reshape(-1)[row_order].astype(np.int64),
+            "index": np.asarray(row_order, dtype=np.int64),
+        }
+    ).with_format("arrow")
+
+
 # ---------------------------------------------------------------------------
 # Partitioners
 # ---------------------------------------------------------------------------
@@ -155,28 +183,12 @@ def partition_lda(
         classes that still have samples.
 
     """
-    labels = _check_labels(labels)
+    labels, num_partitions, alpha, seed = _check_dirichlet_args(labels, num_partitions, alpha, seed)
     num_samples = int(labels.shape[0])
-    num_partitions = _check_num_partitions(num_partitions, num_samples)
-    alpha = _check_alpha(alpha)
-    seed = _check_seed(seed)
-
-    # Lazy imports: ``datasets``/``flwr_datasets`` are heavy and only needed here.
-    import datasets
     from flwr_datasets.partitioner import InnerDirichletPartitioner
 
-    # InnerDirichletPartitioner assumes the classes are exactly 0..C-1.
-    _, class_codes = np.unique(labels, return_inverse=True)
     row_order = np.random.default_rng([seed, _LDA_ROW_ORDER_STREAM]).permutation(num_samples)
-    table = datasets.Dataset.from_dict(
-        {
-            "label": class_codes.reshape(-1)[row_order].astype(np.int64),
-            "index": row_order.astype(np.int64),
-        }
-    )
-    # Arrow format: the partitioner reads the whole label column once; with the
-    # default (python) format that column is materialised row by row (~0.3 s).
-    table = table.with_format("arrow")
+    table = _label_table(labels, row_order)
 
     partitioner = InnerDirichletPartitioner(
         partition_sizes=[num_samples // num_partitions] * num_partitions,
@@ -247,19 +259,10 @@ def partition_dirichlet(
         covering every sample (some may be empty).
 
     """
-    labels = _check_labels(labels)
-    num_samples = int(labels.shape[0])
-    num_partitions = _check_num_partitions(num_partitions, num_samples)
-    alpha = _check_alpha(alpha)
-    seed = _check_seed(seed)
-
-    import datasets
+    labels, num_partitions, alpha, seed = _check_dirichlet_args(labels, num_partitions, alpha, seed)
     from flwr_datasets.partitioner import DirichletPartitioner
 
-    _, class_codes = np.unique(labels, return_inverse=True)
-    table = datasets.Dataset.from_dict(
-        {"label": class_codes.reshape(-1).astype(np.int64), "index": np.arange(num_samples)}
-    ).with_format("arrow")
+    table = _label_table(labels, np.arange(labels.shape[0]))
     partitioner = DirichletPartitioner(
         num_partitions=num_partitions,
         partition_by="label",
