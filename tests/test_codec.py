@@ -521,7 +521,7 @@ def rice_r(gaps: list[int], domain: int) -> tuple[int, int]:
     best = None
     for r in range(max(r0 - 1, 0), min(r0 + 2, 31) + 1):
         unary = sum(g >> r for g in gaps) + c
-        size = (c * r + 7) // 8 + (unary + 7) // 8
+        size = (c * r + unary + 7) // 8
         if best is None or size < best[0]:
             best = (size, r, unary)
     return best[1], best[2]
@@ -544,7 +544,7 @@ def rice_block(positions: list[int], domain: int, nnz: int) -> tuple[int, int, i
     for i, g in enumerate(gaps):
         acc += g >> r
         high[acc + i] = 1
-    return int(complement), r, unary, pack_bits(low) + pack_bits(high)
+    return int(complement), r, unary, pack_bits(low + high)
 
 
 def golomb_payload(x: np.ndarray) -> bytes:
@@ -591,13 +591,14 @@ def test_golomb_hand_computed() -> None:
     x = np.zeros((2, 10), dtype=np.float32)
     x.reshape(-1)[[2, 3, 9, 17]] = [1.0, 2.0, 3.0, 4.0]
     # n = 20, c = 4: t = (16 * 709) // 4096 = 2 -> r0 = 1, candidates 0..3.
-    # gaps 2, 0, 5, 7. r = 0: u = 14 + 4 = 18 -> 3 bytes; r = 1: 1 + 2 bytes;
-    # r = 2: lows 2, 0, 1, 3 (1 byte), quotients 0, 0, 1, 1 -> unary bits at
-    # 0, 1, 3, 5, u = 6 (1 byte): 2 bytes, the smallest; r = 3: 2 + 1 bytes.
+    # gaps 2, 0, 5, 7; one stream of c * r + u bits. r = 0: u = 14 + 4 = 18 bits
+    # -> 3 bytes; r = 1: lows 0, 0, 1, 1 (4 bits), quotients 1, 0, 2, 3 -> u = 10,
+    # 14 bits -> 2 bytes, the smallest (r = 2: 8 + 6 and r = 3: 12 + 4 bits tie).
+    # Unary bits at 1, 2, 5, 9, i.e. stream bits 5, 6, 9, 13.
     payload = encode_array(x, "golomb")
     head = header_len(2, "golomb")
-    assert payload[header_len(2) : head] == golomb_fields(0, 2, 6)
-    assert payload[head : head + 2] == bytes([0b1101_0010, 0b0010_1011])
+    assert payload[header_len(2) : head] == golomb_fields(0, 1, 10)
+    assert payload[head : head + 2] == bytes([0b0110_1100, 0b0010_0010])
     assert payload == golomb_payload(x)
     assert payload[head + 2 :] == f32(1.0, 2.0, 3.0, 4.0)
     assert_bit_identical(decode_array(payload), x)
@@ -986,5 +987,5 @@ def test_position_code_bits_are_the_position_bits_without_byte_padding(codec: st
         keep = rng.choice(pool, size=max(1, int(density * pool.size)), replace=False)
         x[keep] = rng.standard_normal(keep.size).astype(np.float32) + 3.0
         info = payload_info(encode_array(x, codec, reference=reference))
-        streams = 1 if codec == "bitmap" else 2
+        streams = 2 if codec == "ef" else 1  # golomb and support: one stream
         assert info.position_code_bits <= info.position_bits < info.position_code_bits + 8 * streams

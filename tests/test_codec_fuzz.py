@@ -262,7 +262,8 @@ HOSTILE = {
     "golomb unknown flag": golomb(2, 0, 5, bytes([0b1_0010])) + f32(1, 2),
     "golomb complement flag wrong": golomb(1, 0, 5, bytes([0b1_0010])) + f32(1, 2),
     "golomb r too big": golomb(0, 32, 2, bytes(8) + bytes([0b11])) + f32(1, 2),
-    "golomb r not the encoder's": golomb(0, 1, 3, bytes([0b10, 0b110])) + f32(1, 2),
+    # r = 1 (one stream: low bits 0, 1, then unary bits at 1, 2): gaps 2, 1; r = 0 ties.
+    "golomb r not the encoder's": golomb(0, 1, 3, bytes([0b1_1010])) + f32(1, 2),
     "golomb unary too long": golomb(0, 0, 2**40, b"") + f32(1, 2),
     "golomb unary shorter than count": golomb(0, 0, 1, bytes([1])) + f32(1, 2),
     "golomb unary not ending in 1": golomb(0, 0, 6, bytes([0b01_0010])) + f32(1, 2),
@@ -270,8 +271,9 @@ HOSTILE = {
     "golomb unary popcount low": golomb(0, 0, 5, bytes([0b1_0000])) + f32(1, 2),
     "golomb padding bits": golomb(0, 0, 5, bytes([0b101_0010])) + f32(1, 2),
     "golomb unary past end": golomb(0, 0, 11, bytes([0b1, 0b100])) + f32(1, 2),
-    # r = 2, low parts 3, 3, quotients 0, 1 -> gaps 3, 7 -> positions 3, 11.
-    "golomb position past end": golomb(0, 2, 3, bytes([0b1111, 0b101])) + f32(1, 2),
+    # r = 2, low parts 3, 3 (bits 0-3), quotients 0, 1 (unary bits 4, 6) -> gaps 3, 7
+    # -> positions 3, 11.
+    "golomb position past end": golomb(0, 2, 3, bytes([0b0101_1111])) + f32(1, 2),
     "golomb empty with r": golomb(0, 3, 0, b"", nnz=0),
     "golomb empty with u": golomb(0, 0, 1, bytes(1), nnz=0),
     "golomb zero value": golomb(0, 0, 5, bytes([0b1_0010])) + f32(1, 0),
@@ -291,10 +293,11 @@ HOSTILE = {
     + support_fields(4, 0, 0, 5)
     + bytes([0b1_0001])
     + f32(1, 2),
-    # r = 1, low parts 1, 1, quotients 0, 1 -> gaps 1, 3 -> ranks 1, 5 >= m = 4.
+    # r = 1, low parts 1, 1 (bits 0, 1), quotients 0, 1 (unary bits 2, 4) -> gaps 1, 3
+    # -> ranks 1, 5 >= m = 4.
     "support rank past m": header("support", F32, (10,), 2)
     + support_fields(4, 0, 1, 3)
-    + bytes([0b11, 0b101])
+    + bytes([0b1_0111])
     + f32(1, 2),
     "truncated support": GOOD_SUPPORT[:-1],
     "trailing support": GOOD_SUPPORT + b"\x00",
@@ -384,7 +387,7 @@ def test_huge_sparse_headers_do_not_allocate() -> None:
     # A golomb header claiming 2**31 - 1 elements with a few bytes of body is
     # rejected by the length check (or max_numel) before anything is built.
     n = 2**31 - 1
-    fake = header("golomb", F32, (n,), 1) + golomb_fields(0, 30, 2) + bytes(5) + f32(1.0)
+    fake = header("golomb", F32, (n,), 1) + golomb_fields(0, 30, 2) + bytes(4) + f32(1.0)
     with pytest.raises(PayloadError):
         decode_array(fake, max_numel=2**20)
     with pytest.raises(PayloadError):

@@ -23,10 +23,13 @@ import numpy as np
 __all__ = [
     "MAX_WIDTH",
     "BitstreamError",
+    "bits_to_fixed",
+    "fixed_bits",
     "nbytes_for_bits",
     "pack_fixed",
     "pack_positions",
     "unary_positions",
+    "unpack_bits",
     "unpack_fixed",
     "unpack_positions",
 ]
@@ -87,6 +90,25 @@ def pack_fixed(values: np.ndarray, width: int) -> np.ndarray:
         ``ceil(len(values) * width / 8)`` uint8 bytes.
 
     """
+    return np.packbits(fixed_bits(values, width), bitorder="little")
+
+
+def fixed_bits(values: np.ndarray, width: int) -> np.ndarray:
+    """The unpacked bits (uint8 0/1) of the fixed-width stream of ``values``.
+
+    Parameters
+    ----------
+    values : np.ndarray
+        1-D non-negative integers below ``2**width`` (higher bits are ignored).
+    width : int
+        Bits per value, ``0 <= width <= 32``.
+
+    Returns
+    -------
+    np.ndarray
+        ``len(values) * width`` bits, bit ``j`` of value ``i`` at ``i * width + j``.
+
+    """
     _check_width(width)
     count = values.size
     if width == 0 or count == 0:
@@ -94,8 +116,31 @@ def pack_fixed(values: np.ndarray, width: int) -> np.ndarray:
     # Row i of the (count, width) bit matrix holds the low bits of value i,
     # least significant first; flattened in C order it is the stream.
     as_bytes = values.astype(_U4, copy=False).view(np.uint8).reshape(count, 4)
-    bits = np.unpackbits(as_bytes, axis=1, count=width, bitorder="little")
-    return np.packbits(bits.reshape(-1), bitorder="little")
+    return np.unpackbits(as_bytes, axis=1, count=width, bitorder="little").reshape(-1)
+
+
+def bits_to_fixed(bits: np.ndarray, count: int, width: int) -> np.ndarray:
+    """Inverse of :func:`fixed_bits`: ``count`` int64 values from ``count * width`` bits."""
+    _check_width(width)
+    if width == 0 or count == 0:
+        return np.zeros(count, dtype=np.int64)
+    rows = np.packbits(bits.reshape(count, width), axis=1, bitorder="little")
+    out = np.zeros((count, 4), dtype=np.uint8)
+    out[:, : rows.shape[1]] = rows
+    return out.view(_U4).reshape(count).astype(np.int64)
+
+
+def unpack_bits(packed: np.ndarray, nbits: int, what: str = "bit stream") -> np.ndarray:
+    """The first ``nbits`` bits (uint8 0/1) of a packed stream, validating length and padding.
+
+    Raises
+    ------
+    BitstreamError
+        If ``packed`` is not exactly ``ceil(nbits / 8)`` bytes or a padding bit is set.
+
+    """
+    _check_padding(packed, nbits, what)
+    return np.unpackbits(packed, count=nbits, bitorder="little")
 
 
 def unpack_fixed(
@@ -126,15 +171,7 @@ def unpack_fixed(
 
     """
     _check_width(width)
-    nbits = count * width
-    _check_padding(packed, nbits, what)
-    if width == 0 or count == 0:
-        return np.zeros(count, dtype=np.int64)
-    bits = np.unpackbits(packed, count=nbits, bitorder="little").reshape(count, width)
-    rows = np.packbits(bits, axis=1, bitorder="little")  # (count, ceil(width / 8))
-    out = np.zeros((count, 4), dtype=np.uint8)
-    out[:, : rows.shape[1]] = rows
-    return out.view(_U4).reshape(count).astype(np.int64)
+    return bits_to_fixed(unpack_bits(packed, count * width, what), count, width)
 
 
 def unary_positions(quotients: np.ndarray) -> np.ndarray:

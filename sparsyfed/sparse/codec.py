@@ -67,13 +67,15 @@ Codecs (positions are flat C-order indices of the kept elements, sorted)
     stream length in bits). If ``2 * k > n`` the complement is coded: the
     ``c = n - k`` unoccupied positions; otherwise the ``c = k`` kept ones.
     With coded positions ``p_i`` and gaps ``g_i = p_i - p_{i-1} - 1``
-    (``p_{-1} = -1``) the block is the fixed-width stream of the ``c`` low
-    parts ``g_i & (2**r - 1)`` (``ceil(c * r / 8)`` bytes), then the unary
-    stream of the quotients ``g_i >> r`` (``ceil(u / 8)`` bytes, ``u`` =
-    last set bit + 1), then the ``k`` values of the kept positions. For
-    ``c == 0`` both ``r`` and ``u`` are 0. The encoder takes the smallest
-    ``r`` among ``r0 - 1 .. r0 + 2`` (clipped to ``[0, 31]``) minimising
-    ``ceil(c * r / 8) + ceil(u / 8)``, where ``r0 = max(0,
+    (``p_{-1} = -1``) the block is ONE bit stream of ``c * r + u`` bits,
+    padded to whole bytes once (``ceil((c * r + u) / 8)`` bytes): the
+    fixed-width stream of the ``c`` low parts ``g_i & (2**r - 1)`` (bits
+    ``0 .. c * r - 1``) directly followed by the unary stream of the
+    quotients ``g_i >> r`` (bits ``c * r .. c * r + u - 1``, ``u`` = last set
+    bit + 1); then the ``k`` values of the kept positions. For ``c == 0``
+    both ``r`` and ``u`` are 0. The encoder takes the smallest ``r`` among
+    ``r0 - 1 .. r0 + 2`` (clipped to ``[0, 31]``) minimising
+    ``ceil((c * r + u) / 8)``, where ``r0 = max(0,
     t.bit_length() - 1)``, ``t = ((n - c) * 709) // (1024 * c)``; decoders
     require that choice.
 ``support``

@@ -14,10 +14,13 @@ import numpy as np
 
 from sparsyfed.sparse.bitstream import (
     BitstreamError,
+    bits_to_fixed,
+    fixed_bits,
     nbytes_for_bits,
     pack_fixed,
     pack_positions,
     unary_positions,
+    unpack_bits,
     unpack_fixed,
     unpack_positions,
 )
@@ -166,7 +169,7 @@ def uses_complement(domain: int, nnz: int) -> bool:
 
 
 def rice_nbytes(coded: int, r: int, unary_nbits: int) -> int:
-    """Length of a Rice block: ``ceil(coded * r / 8) + ceil(unary_nbits / 8)``.
+    """Length of a Rice block: ``ceil((coded * r + unary_nbits) / 8)`` (one bit stream).
 
     Parameters
     ----------
@@ -183,7 +186,7 @@ def rice_nbytes(coded: int, r: int, unary_nbits: int) -> int:
         Bytes.
 
     """
-    return nbytes_for_bits(coded * r) + nbytes_for_bits(unary_nbits)
+    return nbytes_for_bits(coded * r + unary_nbits)
 
 
 def rice_max_unary(domain: int, coded: int, r: int) -> int:
@@ -279,9 +282,12 @@ def rice_encode(positions: np.ndarray, domain: int) -> tuple[int, int, list[byte
     r, unary = rice_choose(gaps, domain)
     if gaps.size == 0:
         return 0, 0, []
-    lows = pack_fixed(gaps & ((1 << r) - 1), r)
-    high = pack_positions(unary_positions(gaps >> r), unary)
-    return r, unary, [lows.tobytes(), high.tobytes()]
+    # One stream: the c * r low bits, then the unary bits, padded to a byte once.
+    low_nbits = gaps.size * r
+    bits = np.zeros(low_nbits + unary, dtype=np.uint8)
+    bits[:low_nbits] = fixed_bits(gaps & ((1 << r) - 1), r)
+    bits[low_nbits + unary_positions(gaps >> r)] = 1
+    return r, unary, [np.packbits(bits, bitorder="little").tobytes()]
 
 
 def rice_plan_nbytes(positions: np.ndarray, domain: int) -> tuple[int, int, int]:
@@ -334,8 +340,11 @@ def rice_decode(body: np.ndarray, domain: int, code: RiceCode) -> np.ndarray:
     coded, r, unary = code.coded, code.r, code.unary_nbits
     if coded == 0:
         return np.zeros(0, dtype=np.int64)
-    low_nbytes = nbytes_for_bits(coded * r)
-    ones = unpack_positions(body[low_nbytes:], unary, coded, "rice unary stream")
+    low_nbits = coded * r
+    bits = unpack_bits(body, low_nbits + unary, "rice block")
+    ones = np.flatnonzero(bits[low_nbits:])
+    if ones.size != coded:
+        raise BitstreamError(f"rice unary stream has {ones.size} set bits, expected {coded}")
     if int(ones[-1]) != unary - 1:
         raise BitstreamError("rice unary stream does not end with its last set bit")
     gaps = np.empty(coded, dtype=np.int64)
@@ -343,7 +352,7 @@ def rice_decode(body: np.ndarray, domain: int, code: RiceCode) -> np.ndarray:
     np.subtract(ones[1:], ones[:-1], out=gaps[1:])
     gaps[1:] -= 1
     gaps <<= r
-    gaps |= unpack_fixed(body[:low_nbytes], coded, r, "rice low-bit stream")
+    gaps |= bits_to_fixed(bits[:low_nbits], coded, r)
     pos = np.cumsum(gaps + 1) - 1
     if int(pos[-1]) >= domain:
         raise BitstreamError(f"rice position {int(pos[-1])} out of range [0, {domain})")
