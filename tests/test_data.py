@@ -212,7 +212,8 @@ def test_array_dataset_validates_shapes() -> None:
 def test_import_has_no_heavy_side_effects() -> None:
     code = (
         "import sys, sparsyfed.data\n"
-        "heavy = {'datasets', 'flwr_datasets', 'sklearn', 'mnist1d', 'matplotlib'}\n"
+        "heavy = {'datasets', 'flwr_datasets', 'sklearn', 'mnist1d', 'matplotlib', 'torch',\n"
+        "         'torchaudio', 'urllib.request', 'sparsyfed.data.speech'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
     out = subprocess.run(
