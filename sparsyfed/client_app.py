@@ -3,7 +3,8 @@
 Everything the client needs travels in the message (``run-config`` as JSON and
 ``server-round`` in the ConfigRecord, the encoded global model in the
 ArrayRecord), so the app never reads ``context.run_config``. The node's
-``partition-id`` comes from ``context.node_config``.
+``partition-id`` comes from ``context.node_config``. The only state a node keeps
+between rounds is its quantisation residual (error feedback, ``context.state``).
 """
 
 from __future__ import annotations
@@ -28,14 +29,20 @@ QUANT_STREAM = 7  # seed stream of the stochastic rounding, apart from training'
 app = ClientApp()
 
 
+def _run_config(msg: Message) -> dict:
+    """The run config carried by the message; sets this worker's torch threads from it."""
+    cfg = json.loads(str(msg.content["config"]["run-config"]))
+    threads = cfg.get("simulation", {}).get("client_threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    return cfg
+
+
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     """Train on this node's partition and reply with the encoded sparse update."""
     config = msg.content["config"]
-    cfg = json.loads(str(config["run-config"]))
-    threads = cfg.get("simulation", {}).get("client_threads")
-    if threads:
-        torch.set_num_threads(int(threads))
+    cfg = _run_config(msg)
     partition_id = int(context.node_config["partition-id"])
     server_round = int(config["server-round"])
     received = decode_state(record_to_blobs(msg.content["arrays"]))
@@ -63,10 +70,7 @@ def train(msg: Message, context: Context) -> Message:
 @app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
     """Evaluate the received global model on this node's test split."""
-    cfg = json.loads(str(msg.content["config"]["run-config"]))
-    threads = cfg.get("simulation", {}).get("client_threads")
-    if threads:
-        torch.set_num_threads(int(threads))
+    cfg = _run_config(msg)
     partition_id = int(context.node_config["partition-id"])
     received = decode_state(record_to_blobs(msg.content["arrays"]))
     result = evaluate_client(get_task(cfg), partition_id, received)
