@@ -60,6 +60,7 @@ class SparseFedStrategy(Strategy):
         self._eval_clients: list[int] = []
         self._downlink: dict[str, Any] = {}
         self._sent_state: dict[str, np.ndarray] = {}  # the server's side information
+        self._encoded: tuple | None = None  # (state object, arrays, payloads) of the global model
         self._cumulative = {"uplink": 0, "downlink": 0}
         self._last_train: tuple = ([], [], [], {})
 
@@ -258,8 +259,7 @@ class SparseFedStrategy(Strategy):
         """Evaluate the new global model on sampled clients' test splits (if enabled)."""
         if self.server.eval_sampler is None:
             return {}
-        state = self.server.global_arrays()
-        blobs = encode_downlink(state, self.wire)
+        _, blobs = self._encoded_global()
         messages = self.configure_evaluate(server_round, blobs_to_record(blobs), config, grid)
         replies = grid.send_and_receive(messages, timeout=timeout)
         result = self.aggregate_evaluate(server_round, replies)
@@ -270,9 +270,19 @@ class SparseFedStrategy(Strategy):
             row |= {k: v for k, v in result.items() if k != "fed_eval_clients"}
         return row
 
+    def _encoded_global(self) -> tuple[dict[str, np.ndarray], dict[str, bytes]]:
+        """The global model and its downlink payloads, encoded once per model version.
+
+        Federated evaluation sends the new model at the end of a round and the next
+        round's training sends the same one, so it is encoded once for both.
+        """
+        if self._encoded is None or self._encoded[0] is not self.server.state:
+            state = self.server.global_arrays()
+            self._encoded = (self.server.state, state, encode_downlink(state, self.wire))
+        return self._encoded[1], self._encoded[2]
+
     def _encode_downlink(self) -> ArrayRecord:
-        state = self.server.global_arrays()
-        blobs = encode_downlink(state, self.wire)
+        state, blobs = self._encoded_global()
         self._downlink = payload_report(state, blobs)
         self._sent_state = {k: v.copy() for k, v in state.items()}
         return blobs_to_record(blobs)

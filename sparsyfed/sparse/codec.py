@@ -121,7 +121,7 @@ from sparsyfed.sparse.positions import (
     rice_encode,
     rice_max_unary,
     rice_nbytes,
-    rice_plan_nbytes,
+    rice_plan,
     uses_complement,
 )
 from sparsyfed.sparse.values import VALUE_FORMATS, ValueSectionError
@@ -393,7 +393,7 @@ class _Plan:
                 coded = self.idx
             else:
                 coded = np.flatnonzero(occupied)
-            r, unary, _ = rice_plan_nbytes(coded, domain)
+            r, unary = rice_plan(coded, domain)
             self._rice[codec] = (RiceCode(complement, r, unary, coded.size), coded, domain)
         return self._rice[codec]
 
@@ -431,13 +431,12 @@ class _Plan:
             elif codec == "ef":
                 body = [*ef_encode(self.idx, self.numel), *section]
             else:
-                rc, coded, domain = self.rice(codec)
-                r, unary, streams = rice_encode(coded, domain)
-                assert (r, unary) == (rc.r, rc.unary_nbits)
+                rc, coded, _ = self.rice(codec)
+                r, unary = rc.r, rc.unary_nbits
                 fields = _GOLOMB_FIELDS.pack(int(rc.complement), r, unary)
                 if codec == "support":
                     fields = _SUPPORT_FIELDS.pack(self.ref_nnz, int(rc.complement), r, unary)
-                body = [*streams, *section]
+                body = [rice_encode(coded, r, unary), *section]
         header = struct.pack(
             f"<2sBBBBB{self.ndim}IQ",
             MAGIC,

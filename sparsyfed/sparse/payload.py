@@ -9,11 +9,10 @@ import numpy as np
 
 from sparsyfed.sparse.bounds import sparse_bound_bits
 from sparsyfed.sparse.codec import (
-    CODECS,
     PayloadError,
+    choose_codec,
     decode_array,
     encode_array,
-    encoded_nbytes,
     payload_info,
 )
 
@@ -125,18 +124,10 @@ def nonzero_count(x: np.ndarray) -> int:
 
 def _best_unconditional(x: np.ndarray, values: str) -> tuple[int, int]:
     """Size and position bits of ``x`` with the smallest codec that needs no reference."""
-    sizes = {}
-    for codec in CODECS:
-        if codec == "support":
-            continue
-        try:
-            sizes[codec] = encoded_nbytes(x, codec, values=values)
-        except ValueError:  # codec not eligible for this tensor (e.g. csr of a 0-d tensor)
-            continue
-    best = min(sizes, key=sizes.__getitem__)
+    best = choose_codec(x, MIN_SPARSE_NUMEL, values=values)
     # x is already representable in ``values``, so re-encoding reproduces it exactly.
-    blob = encode_array(x, best, values=values, rng=np.random.default_rng(0))
-    return sizes[best], payload_info(blob).position_bits
+    info = payload_info(encode_array(x, best, values=values, rng=np.random.default_rng(0)))
+    return info.nbytes, info.position_bits
 
 
 def payload_report(

@@ -36,7 +36,7 @@ __all__ = [
     "rice_encode",
     "rice_max_unary",
     "rice_nbytes",
-    "rice_plan_nbytes",
+    "rice_plan",
     "uses_complement",
 ]
 
@@ -262,36 +262,8 @@ def rice_choose(gaps: np.ndarray, domain: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
-def rice_encode(positions: np.ndarray, domain: int) -> tuple[int, int, list[bytes]]:
-    """Rice-code sorted distinct positions in ``[0, domain)``.
-
-    Parameters
-    ----------
-    positions : np.ndarray
-        Strictly increasing integer positions.
-    domain : int
-        Domain size.
-
-    Returns
-    -------
-    tuple
-        ``(r, unary_nbits, [low stream, unary stream])``.
-
-    """
-    gaps = _gaps(positions.astype(np.int64, copy=False))
-    r, unary = rice_choose(gaps, domain)
-    if gaps.size == 0:
-        return 0, 0, []
-    # One stream: the c * r low bits, then the unary bits, padded to a byte once.
-    low_nbits = gaps.size * r
-    bits = np.zeros(low_nbits + unary, dtype=np.uint8)
-    bits[:low_nbits] = fixed_bits(gaps & ((1 << r) - 1), r)
-    bits[low_nbits + unary_positions(gaps >> r)] = 1
-    return r, unary, [np.packbits(bits, bitorder="little").tobytes()]
-
-
-def rice_plan_nbytes(positions: np.ndarray, domain: int) -> tuple[int, int, int]:
-    """``(r, unary_nbits, nbytes)`` of :func:`rice_encode` without building the streams.
+def rice_plan(positions: np.ndarray, domain: int) -> tuple[int, int]:
+    """The Rice parameter and unary length :func:`rice_encode` needs (see :func:`rice_choose`).
 
     Parameters
     ----------
@@ -303,12 +275,37 @@ def rice_plan_nbytes(positions: np.ndarray, domain: int) -> tuple[int, int, int]
     Returns
     -------
     tuple of int
-        Rice parameter, unary length and block length in bytes.
+        ``(r, unary_nbits)``; the block is :func:`rice_nbytes` long.
+
+    """
+    return rice_choose(_gaps(positions.astype(np.int64, copy=False)), domain)
+
+
+def rice_encode(positions: np.ndarray, r: int, unary: int) -> bytes:
+    """Rice-code sorted distinct positions with the parameters of :func:`rice_plan`.
+
+    Parameters
+    ----------
+    positions : np.ndarray
+        Strictly increasing integer positions.
+    r, unary : int
+        Rice parameter and unary stream length, as returned by :func:`rice_plan`.
+
+    Returns
+    -------
+    bytes
+        One bit stream: the ``c * r`` low bits, then the ``unary`` bits, padded
+        to a whole byte once (:func:`rice_nbytes` bytes).
 
     """
     gaps = _gaps(positions.astype(np.int64, copy=False))
-    r, unary = rice_choose(gaps, domain)
-    return r, unary, rice_nbytes(gaps.size, r, unary)
+    if gaps.size == 0:
+        return b""
+    low_nbits = gaps.size * r
+    bits = np.zeros(low_nbits + unary, dtype=np.uint8)
+    bits[:low_nbits] = fixed_bits(gaps & ((1 << r) - 1), r)
+    bits[low_nbits + unary_positions(gaps >> r)] = 1
+    return np.packbits(bits, bitorder="little").tobytes()
 
 
 def rice_decode(body: np.ndarray, domain: int, code: RiceCode) -> np.ndarray:
