@@ -7,10 +7,12 @@ Usage::
 For each run directory (``metrics.jsonl`` of ``python -m sparsyfed`` or
 ``flwr run .``) prints one Markdown row per round: mean uplink bytes per client,
 the best codec that ignores the received model (same values), the gain, the
-position bits of the tensors coded against the received support over
-``log2 C(m, k)`` (the code itself, and with the zero bits that pad each
-tensor's two bit streams to whole bytes), and the sent bytes over both bounds. A last line checks the
-two properties the conditional codec promises from round 2 on. Nothing is re-run.
+position bits of the tensors coded against the received support (``support``
+and ``joint`` codecs) over ``log2 C(m, k)`` (the code itself, and with the zero
+bits that pad each bit stream and each joint block to whole bytes), the share of
+those tensors coded in the joint block, and the sent bytes over both bounds. A
+last line checks the two properties the conditional codec promises from round 2
+on. Nothing is re-run.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ def report(run_dir: Path) -> bool:
     print(f"\n### {run_dir}\n")
     print(
         "| round | uplink B/client | best unconditional B/client | gain | log2 C(m,k) bits "
-        "| support position code ÷ log2 C(m,k) | with byte padding | sent ÷ bound "
+        "| position code ÷ log2 C(m,k) | with byte padding | joint tensors | sent ÷ bound "
         "| sent ÷ conditional bound |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     ok_bytes = ok_positions = True
     for r in rows:
         sent = r["uplink_bytes_per_client"]
@@ -42,6 +44,8 @@ def report(run_dir: Path) -> bool:
         pos_bound = r["uplink_support_position_bound_bits"]
         code = r["uplink_support_position_code_bits"]
         padded = r["uplink_support_position_bits"]
+        codecs = r["uplink_codecs"]
+        joint, support = codecs.get("joint", 0), codecs.get("support", 0)
         code_ratio = code / pos_bound if pos_bound else float("nan")
         padded_ratio = padded / pos_bound if pos_bound else float("nan")
         if r["round"] >= 2:
@@ -50,7 +54,7 @@ def report(run_dir: Path) -> bool:
         print(
             f"| {r['round']} | {statistics.mean(sent):,.0f} | {statistics.mean(best):,.0f} "
             f"| {sum(best) / sum(sent):.3f}x | {pos_bound:,.0f} | {code_ratio:.4f} "
-            f"| {padded_ratio:.4f} "
+            f"| {padded_ratio:.4f} | {joint}/{joint + support} "
             f"| {r['uplink_bytes'] / r['uplink_bound_bytes']:.4f} "
             f"| {r['uplink_bytes'] / r['uplink_cond_bound_bytes']:.4f} |"
         )
@@ -62,7 +66,7 @@ def report(run_dir: Path) -> bool:
     pos_uncond = sum(r["uplink_support_unconditional_position_bits"] for r in rows)
     print(
         f"\ntotal uplink {total_sent / 1e6:.3f} MB vs {total_best / 1e6:.3f} MB with the best "
-        f"unconditional codec ({total_best / total_sent:.3f}x); support position code "
+        f"unconditional codec ({total_best / total_sent:.3f}x); position code "
         f"{code / pos_bound if pos_bound else float('nan'):.4f}x log2 C(m,k) "
         f"({pos / pos_bound if pos_bound else float('nan'):.4f}x with byte padding) and "
         f"{pos / pos_uncond if pos_uncond else float('nan'):.3f}x the position bits of the best "
@@ -70,7 +74,7 @@ def report(run_dir: Path) -> bool:
     )
     print(
         f"from round 2: every client below the best unconditional codec: {ok_bytes}; "
-        f"support position code within 1.05x of log2 C(m,k) every round: {ok_positions}"
+        f"position code within 1.05x of log2 C(m,k) every round: {ok_positions}"
     )
     return ok_bytes and ok_positions
 

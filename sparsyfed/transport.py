@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from sparsyfed.sparse.codec import CODECS, VALUE_FORMATS, decode_array
-from sparsyfed.sparse.payload import encode_state, is_quantizable, support_mask
+from sparsyfed.sparse.codec import STANDALONE_CODECS, VALUE_FORMATS
+from sparsyfed.sparse.payload import decode_state, encode_state, is_quantizable, support_mask
 
-WIRE_CODECS = ("auto", *(c for c in CODECS if c != "support"))
-"""Choices of ``wire.codec``; ``support`` is picked per tensor by ``wire.conditional``."""
+WIRE_CODECS = ("auto", *(c for c in STANDALONE_CODECS if c != "support"))
+"""Choices of ``wire.codec``; ``wire.conditional`` picks ``support`` / ``joint`` per tensor."""
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,8 @@ def encode_uplink(
     blobs = encode_state(to_send, wire.codec, values=wire.values, references=references, rng=rng)
     new_residual: dict[str, np.ndarray] = {}
     if wire.error_feedback:
+        decoded = decode_state(blobs, references=references)
         for key, arr in to_send.items():
             if is_quantizable(arr):
-                reference = None if references is None else references.get(key)
-                decoded = decode_array(blobs[key], reference=reference)
-                new_residual[key] = (arr - decoded).astype(arr.dtype, copy=False)
+                new_residual[key] = (arr - decoded[key]).astype(arr.dtype, copy=False)
     return blobs, new_residual

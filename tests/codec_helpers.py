@@ -9,14 +9,15 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from sparsyfed.sparse.codec import CODECS, decode_array, encode_array
+from sparsyfed.sparse.codec import STANDALONE_CODECS, decode_array, encode_array
 
 DTYPES = [np.float32, np.float64, np.float16, np.int64, np.int32, np.uint8, np.bool_]
 FLOAT_DTYPES = [np.float32, np.float64, np.float16]
 # Codes as documented in the wire format (independent of the implementation).
 DTYPE_CODE = {np.dtype(d): i for i, d in enumerate(DTYPES)}
 CODEC_ID = {
-    name: i for i, name in enumerate(["dense", "bitmap", "coo", "csr", "ef", "golomb", "support"])
+    name: i
+    for i, name in enumerate(["dense", "bitmap", "coo", "csr", "ef", "golomb", "support", "joint"])
 }
 VALUE_CODE = {"raw": 0, "fp16": 1, "int8": 2}
 FIELD_BYTES = {"golomb": 10, "support": 18}
@@ -149,7 +150,7 @@ def codec_kwargs(codec: str, x: np.ndarray) -> dict:
 
 
 def usable_codecs(x: np.ndarray) -> list[str]:
-    return [c for c in CODECS if not (c == "csr" and x.ndim == 0)]
+    return [c for c in STANDALONE_CODECS if not (c == "csr" and x.ndim == 0)]
 
 
 def round_trip(x: np.ndarray, codec: str, **kwargs) -> np.ndarray:

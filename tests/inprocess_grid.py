@@ -58,7 +58,7 @@ class InProcessGrid(Grid):
             reply = self.client_app(msg, context)
             pid = context.node_config["partition-id"]
             if pid in self.corrupt and msg.metadata.message_type == "train":
-                reply = self.corrupt[pid](reply)
+                reply = self.corrupt[pid](reply, msg)
             self._replies[msg_id] = reply
             ids.append(msg_id)
         return ids

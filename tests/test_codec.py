@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 from sparsyfed.sparse.bounds import sparse_bound_bits, sparse_bound_bytes
 from sparsyfed.sparse.codec import (
     CODECS,
+    STANDALONE_CODECS,
     VALUE_FORMATS,
     PayloadError,
     choose_codec,
@@ -53,7 +54,7 @@ from sparsyfed.sparse.codec import (
 
 
 def test_public_constants() -> None:
-    assert CODECS == ("dense", "bitmap", "coo", "csr", "ef", "golomb", "support")
+    assert CODECS == ("dense", "bitmap", "coo", "csr", "ef", "golomb", "support", "joint")
     assert VALUE_FORMATS == ("raw", "fp16", "int8")
     assert {c: header_nbytes(2, c) for c in ("dense", "golomb", "support")} == {
         "dense": 23,
@@ -65,7 +66,7 @@ def test_public_constants() -> None:
 
 def smallest(x: np.ndarray, **kwargs) -> str:
     sizes = {}
-    for c in CODECS:
+    for c in STANDALONE_CODECS:
         try:
             sizes[c] = encoded_nbytes(x, c, **kwargs)
         except ValueError:
@@ -277,7 +278,7 @@ def test_min_sparse_numel_boundary() -> None:
 
 def test_ties_resolved_in_codec_order() -> None:
     empty = np.zeros((0, 5), dtype=np.float32)
-    sizes = {c: encoded_nbytes(empty, c) for c in CODECS if c != "support"}
+    sizes = {c: encoded_nbytes(empty, c) for c in STANDALONE_CODECS if c != "support"}
     # csr stores one row pointer (rows = 0), golomb 10 bytes of fields.
     assert sizes["dense"] == sizes["bitmap"] == sizes["coo"] == sizes["ef"]
     assert choose_codec(empty, min_sparse_numel=0) == "dense"
@@ -295,7 +296,7 @@ def test_ties_resolved_in_codec_order() -> None:
     assert choose_codec(y, min_sparse_numel=0) == "bitmap"
 
 
-@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("codec", STANDALONE_CODECS)
 def test_scalars_and_empty(codec: str) -> None:
     for x in (
         np.array(-0.0, dtype=np.float32),
@@ -316,7 +317,7 @@ def test_scalars_and_empty(codec: str) -> None:
         assert_bit_identical(decode_array(payload, **kwargs), x)
 
 
-@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("codec", STANDALONE_CODECS)
 def test_negative_zero_and_nan_are_kept(codec: str) -> None:
     x = np.zeros((4, 4), dtype=np.float32)
     x[0, 1] = -0.0
@@ -335,11 +336,11 @@ def test_non_contiguous_and_big_endian_inputs() -> None:
     rng = np.random.default_rng(2)
     x = make_array(rng, (6, 10), np.float64, 0.3, specials=True)
     for view in (x.T, x[::2, 1::3], x[:, ::-1]):
-        for codec in CODECS:
+        for codec in STANDALONE_CODECS:
             kwargs = codec_kwargs(codec, view)
             assert_bit_identical(round_trip(view, codec, **kwargs), np.ascontiguousarray(view))
     big = x.astype(">f8")
-    for codec in CODECS:
+    for codec in STANDALONE_CODECS:
         kwargs = codec_kwargs(codec, big)
         y = round_trip(big, codec, **kwargs)
         assert y.dtype == np.float64
@@ -393,7 +394,7 @@ def test_encode_rejects_bad_input() -> None:
         np.array(["a"]),
         np.array([object()]),
     ):
-        for codec in ("auto", *CODECS):
+        for codec in ("auto", *STANDALONE_CODECS):
             with pytest.raises(ValueError, match="dtype"):
                 encode_array(bad, codec)
         with pytest.raises(ValueError):

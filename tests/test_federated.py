@@ -14,8 +14,11 @@ from inprocess_grid import run_inprocess
 
 from sparsyfed.client import run_client_round
 from sparsyfed.methods import ClientUpdate
+from sparsyfed.records import blobs_to_record, record_to_blobs
 from sparsyfed.server import FederatedServer
-from sparsyfed.sparse.payload import nonzero_count
+from sparsyfed.sparse.codec import CODECS, payload_info
+from sparsyfed.sparse.joint import JOINT_KEY
+from sparsyfed.sparse.payload import decode_state, encode_state, nonzero_count
 from sparsyfed.task import get_task
 
 
@@ -91,7 +94,7 @@ def test_round_metrics_bytes_are_encoded_lengths_and_sparse_beats_dense(tmp_path
     assert r["uplink_bound_bytes"] <= r["uplink_bytes"]
     assert r["downlink_bytes"] == 3 * r["downlink_bytes_per_client"]
     assert r["downlink_bound_bytes"] <= r["downlink_bytes"]
-    assert set(r["uplink_codecs"]) <= {"dense", "bitmap", "coo", "csr", "ef", "golomb", "support"}
+    assert set(r["uplink_codecs"]) <= set(CODECS)
     assert summary["uplink_bytes_total"] == sum(x["uplink_bytes"] for x in rows[1:])
     for name in ("config.yaml", "metrics.jsonl", "summary.json", "partitions.json"):
         assert (tmp_path / "run" / name).is_file()
@@ -109,37 +112,39 @@ def test_same_seed_same_run_and_other_seed_differs(tmp_path, data_dir):
     assert read_rows(a)[0]["loss"] != read_rows(c)[0]["loss"]  # seeded initial model
 
 
-def _corrupt_payload(reply):
+def _corrupt_payload(reply, sent):
     record = reply.content["arrays"]
     key = next(iter(record))
     record[key] = Array(dtype="uint8", shape=(3,), stype=record[key].stype, data=b"bad")
     return reply
 
 
-def _nonfinite_payload(reply):
-    from sparsyfed.records import blobs_to_record, record_to_blobs
-    from sparsyfed.sparse.payload import decode_state, encode_state
+def _received(sent) -> dict[str, np.ndarray]:
+    return decode_state(record_to_blobs(sent.content["arrays"]))
 
-    state = decode_state(record_to_blobs(reply.content["arrays"]))
+
+def _nonfinite_payload(reply, sent):
+    blobs = record_to_blobs(reply.content["arrays"])
+    state = decode_state(blobs, references=_received(sent))
     key = next(k for k, v in state.items() if v.dtype.kind == "f")
     state[key] = np.full_like(state[key], np.nan)
     reply.content["arrays"] = blobs_to_record(encode_state(state))
     return reply
 
 
-def _foreign_reference_payload(reply):
-    """A ``support`` payload coded against a model the server never sent (round 1)."""
-    from sparsyfed.records import blobs_to_record, record_to_blobs
-    from sparsyfed.sparse.codec import encode_array
-    from sparsyfed.sparse.payload import decode_state
-
-    blobs = record_to_blobs(reply.content["arrays"])
-    key = max(blobs, key=lambda k: len(blobs[k]))
-    reference = np.ones_like(decode_state(blobs)[key])
-    reference.reshape(-1)[1::2] = 0.0  # half the support of the dense model actually sent
-    value = np.zeros_like(reference)
-    value.reshape(-1)[::8] = 0.5
-    blobs[key] = encode_array(value, "support", reference=reference)
+def _foreign_reference_payload(reply, sent):
+    """An upload coded against a model the server never sent (half its support)."""
+    foreign, state = {}, {}
+    for key, value in _received(sent).items():
+        foreign[key], state[key] = value, value
+        if value.ndim > 1 and value.size >= 1024:
+            foreign[key] = value.copy()
+            foreign[key].reshape(-1)[1::2] = 0.0
+            state[key] = np.zeros_like(value)
+            state[key].reshape(-1)[::8] = 0.5
+    blobs = encode_state(state, references=foreign)
+    codecs = {payload_info(b).codec for k, b in blobs.items() if k != JOINT_KEY}
+    assert codecs & {"support", "joint"}
     reply.content["arrays"] = blobs_to_record(blobs)
     return reply
 
@@ -173,10 +178,13 @@ def test_sparsyfed_uplink_is_coded_against_the_received_model(tmp_path, data_dir
     cfg = tiny_cfg(tmp_path, data_dir, "sparsity=0.9", "rounds=3")
     run_inprocess(cfg)
     rows = read_rows(cfg)[1:]
-    # Round 1: the received model is dense, so the side information is worthless.
+    # Round 1: the received model is dense, so the side information is worthless
+    # (small tensors may still use the joint block, which then codes log2 C(n, k)).
     assert "support" not in rows[0]["uplink_codecs"]
+    assert rows[0]["uplink_cond_bound_bytes"] == pytest.approx(rows[0]["uplink_bound_bytes"])
     for r in rows[1:]:
-        assert r["uplink_codecs"].get("support", 0) > 0
+        support = r["uplink_codecs"].get("support", 0)
+        assert support + r["uplink_codecs"].get("joint", 0) > 0
         for sent, best in zip(
             r["uplink_bytes_per_client"],
             r["uplink_best_unconditional_bytes_per_client"],
@@ -186,8 +194,9 @@ def test_sparsyfed_uplink_is_coded_against_the_received_model(tmp_path, data_dir
         assert r["uplink_cond_bound_bytes"] < r["uplink_bound_bytes"]
         assert r["uplink_cond_bound_bytes"] <= r["uplink_bytes"]
         assert r["uplink_support_position_bits"] >= r["uplink_support_position_bound_bits"] > 0
-        # Tiny tensors (~100 position bits each): allow each its two streams' padding bits.
-        slack = 16 * r["uplink_codecs"]["support"]
+        # Tiny tensors (~100 position bits each): allow each Rice-coded tensor its two
+        # streams' padding bits and each client's joint block its padding to a byte.
+        slack = 16 * support + 8 * len(r["uplink_bytes_per_client"])
         bound = r["uplink_support_position_bound_bits"]
         assert r["uplink_support_position_bits"] <= 1.05 * bound + slack
         assert (

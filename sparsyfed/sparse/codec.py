@@ -14,7 +14,8 @@ The header is ``15 + 4 * ndim`` bytes plus the codec fields::
     0         2         magic, the ASCII bytes ``b"SF"``
     2         1         version (u8), always 2 (version 1 is rejected)
     3         1         codec id (u8), the index in CODECS:
-                        0 dense, 1 bitmap, 2 coo, 3 csr, 4 ef, 5 golomb, 6 support
+                        0 dense, 1 bitmap, 2 coo, 3 csr, 4 ef, 5 golomb, 6 support,
+                        7 joint
     4         1         dtype code (u8), see below
     5         1         value format (u8): 0 raw, 1 fp16, 2 int8
     6         1         ndim (u8), at most 8
@@ -86,6 +87,17 @@ Codecs (positions are flat C-order indices of the kept elements, sorted)
     like ``golomb`` over a domain of size ``m`` (complement iff
     ``2 * k > m``). Codec fields: ``m`` (u64), ``flags`` (u8), ``r`` (u8),
     ``u`` (u64). The receiver passes the reference to :func:`decode_array`.
+``joint``
+    Like ``support`` (kept positions inside a reference support of ``m``
+    elements, complement coded iff ``2 * k > m``), but the coded ranks are
+    not in this payload: they travel in the *joint position block* of the
+    message (:mod:`sparsyfed.sparse.joint`), which codes the rank sets of
+    all ``joint`` tensors of one message together, enumeratively. No codec
+    fields; the body is the value section only. At most
+    :data:`~sparsyfed.sparse.enumerative.MAX_COUNT` coded positions. Only
+    :func:`encode_array_joint` produces it and :func:`decode_array` needs
+    the decoded ranks (``joint_coded=``) to rebuild it; whole messages go
+    through :mod:`sparsyfed.sparse.payload`.
 
 "Non-zero" is defined on the bit pattern: an element is kept iff its bytes
 are not all zero, so with raw values ``-0.0`` and every NaN are kept and
@@ -111,6 +123,8 @@ import numpy as np
 
 from sparsyfed.sparse import values as _values
 from sparsyfed.sparse.bitstream import BitstreamError, nbytes_for_bits, unpack_positions
+from sparsyfed.sparse.bounds import sparse_bound_bits
+from sparsyfed.sparse.enumerative import MAX_COUNT as JOINT_MAX_COUNT
 from sparsyfed.sparse.positions import (
     RICE_MAX,
     RiceCode,
@@ -130,20 +144,26 @@ __all__ = [
     "CODECS",
     "MAX_NDIM",
     "MAX_NUMEL",
+    "STANDALONE_CODECS",
     "VALUE_FORMATS",
+    "JointPositions",
     "PayloadError",
     "PayloadInfo",
     "choose_codec",
     "decode_array",
     "encode_array",
+    "encode_array_joint",
     "encoded_nbytes",
     "header_nbytes",
     "payload_codec",
     "payload_info",
 ]
 
-CODECS: tuple[str, ...] = ("dense", "bitmap", "coo", "csr", "ef", "golomb", "support")
+CODECS: tuple[str, ...] = ("dense", "bitmap", "coo", "csr", "ef", "golomb", "support", "joint")
 """Codec names; the position of a name is its codec id on the wire."""
+
+STANDALONE_CODECS: tuple[str, ...] = tuple(c for c in CODECS if c != "joint")
+"""Codecs whose payload holds its own positions (the ones :func:`encode_array` can force)."""
 
 MAGIC = b"SF"
 VERSION = 2
@@ -196,6 +216,17 @@ class PayloadInfo(NamedTuple):
     reference_nnz: int | None
     nbytes: int
     position_code_bits: int
+
+
+class JointPositions(NamedTuple):
+    """The position part of a ``joint`` payload, coded in the message's joint block."""
+
+    domain: int
+    """``m``, the number of non-zeros of the reference."""
+    nnz: int
+    """``k``, the number of kept positions."""
+    coded: np.ndarray
+    """Sorted ranks in ``[0, m)``: of the kept positions, or of the others if ``2 * k > m``."""
 
 
 class _Header(NamedTuple):
@@ -260,7 +291,7 @@ def _csr_eligible(shape: tuple[int, ...]) -> bool:
 
 def _position_nbytes(codec: str, shape: tuple[int, ...], numel: int, nnz: int) -> int:
     """Position block length for the codecs whose layout depends on (n, k) only."""
-    if codec == "dense":
+    if codec in ("dense", "joint"):
         return 0
     if codec == "bitmap":
         return nbytes_for_bits(numel)
@@ -365,19 +396,38 @@ class _Plan:
             return _csr_eligible(self.shape)
         if codec == "support":
             return self.ref_mask is not None and self.outside == 0
+        if codec == "joint":
+            return self.eligible("support") and self.joint_count <= JOINT_MAX_COUNT
         return True
+
+    @property
+    def joint_count(self) -> int:
+        """Number of coded positions relative to the reference support."""
+        return min(self.nnz, self.ref_nnz - self.nnz)
 
     def check_eligible(self, codec: str) -> None:
         if codec == "csr" and not _csr_eligible(self.shape):
             raise ValueError(f"csr needs ndim >= 1 and rows + 1 <= 2**31 - 1, shape {self.shape}")
-        if codec == "support":
+        if codec in ("support", "joint"):
             if self.ref_mask is None:
-                raise ValueError("codec 'support' needs reference= (the shared reference tensor)")
+                raise ValueError(f"codec {codec!r} needs reference= (the shared reference tensor)")
             if self.outside:
                 raise ValueError(
-                    f"codec 'support': {self.outside} kept positions lie outside the "
+                    f"codec {codec!r}: {self.outside} kept positions lie outside the "
                     "reference support"
                 )
+        if codec == "joint" and self.joint_count > JOINT_MAX_COUNT:
+            raise ValueError(
+                f"codec 'joint' codes at most {JOINT_MAX_COUNT} positions, this tensor needs "
+                f"{self.joint_count}"
+            )
+
+    def joint(self) -> JointPositions:
+        """Coded ranks of the ``joint`` codec (relative to the reference support)."""
+        assert self.ref_mask is not None
+        occupied = self.mask[self.ref_mask]
+        coded = np.flatnonzero(~occupied if uses_complement(self.ref_nnz, self.nnz) else occupied)
+        return JointPositions(self.ref_nnz, self.nnz, coded.astype(np.int64))
 
     def rice(self, codec: str) -> tuple[RiceCode, np.ndarray, int]:
         """Rice fields, coded positions and the domain for golomb / support."""
@@ -408,8 +458,14 @@ class _Plan:
             pos = _position_nbytes(codec, self.shape, self.numel, self.nnz)
         return head + pos + self.section_nbytes
 
-    def best(self) -> str:
-        sizes = {c: self.nbytes(c) for c in CODECS if self.eligible(c)}
+    def best(self, allow_joint: bool = False) -> str:
+        """Smallest eligible codec; ``joint`` is charged ``log2 C(m, k) / 8`` position bytes."""
+        sizes: dict[str, float] = {
+            c: self.nbytes(c) for c in CODECS if c != "joint" and self.eligible(c)
+        }
+        if allow_joint and self.eligible("joint"):
+            share = sparse_bound_bits(self.ref_nnz, self.nnz, 0) / 8.0
+            sizes["joint"] = self.nbytes("joint") + share
         return min(sizes, key=sizes.__getitem__)
 
     # -- bytes -------------------------------------------------------------
@@ -422,7 +478,9 @@ class _Plan:
             body = self._dense_section()
         else:
             section = _values.section_parts(self.q, self.values)
-            if codec == "bitmap":
+            if codec == "joint":
+                body = section
+            elif codec == "bitmap":
                 body = [np.packbits(self.mask, bitorder="little").tobytes(), *section]
             elif codec == "coo":
                 body = [self.idx.astype(_INDEX_DTYPE).tobytes(), *section]
@@ -550,7 +608,8 @@ def encoded_nbytes(
     Returns
     -------
     int
-        Payload length in bytes (header included).
+        Payload length in bytes (header included). For ``joint`` this is the
+        tensor payload only; its positions travel in the joint block.
 
     Raises
     ------
@@ -565,7 +624,7 @@ def encoded_nbytes(
     _values.check_format(values, arr.dtype)
     if codec == "dense":
         return header_nbytes(arr.ndim) + _values.section_nbytes(values, arr.dtype, arr.size)
-    if codec != "support":
+    if codec not in ("support", "joint"):
         reference = None
     plan = _Plan(arr, values, None, reference, quantized=values == "fp16")
     plan.check_eligible(codec)
@@ -620,6 +679,57 @@ def encode_array(
         the reference support: the message gives their count).
 
     """
+    if codec == "joint":
+        raise ValueError(
+            "codec 'joint' keeps its positions in the message's joint block: "
+            "use encode_array_joint (or encode_state)"
+        )
+    return _encode(x, codec, min_sparse_numel, values, reference, rng, allow_joint=False)[0]
+
+
+def encode_array_joint(
+    x: np.ndarray,
+    min_sparse_numel: int = 1024,
+    *,
+    values: str = "raw",
+    reference: np.ndarray,
+    rng: np.random.Generator | None = None,
+) -> tuple[bytes, JointPositions | None]:
+    """Encode like ``encode_array(x, "auto", ...)``, with the ``joint`` codec as an option.
+
+    ``joint`` is chosen when the kept positions lie in the reference support,
+    at most :data:`~sparsyfed.sparse.enumerative.MAX_COUNT` positions are
+    coded, and the payload plus ``log2 C(m, k) / 8`` bytes of joint block is
+    smaller than every other codec.
+
+    Parameters
+    ----------
+    x, min_sparse_numel, values, rng
+        As for :func:`encode_array`.
+    reference : np.ndarray
+        The reference tensor the receiver holds (same shape).
+
+    Returns
+    -------
+    payload : bytes
+        The tensor payload.
+    positions : JointPositions or None
+        For a ``joint`` payload, the ranks to put in the joint block
+        (:func:`sparsyfed.sparse.joint.encode_joint_block`); ``None`` otherwise.
+
+    """
+    return _encode(x, "auto", min_sparse_numel, values, reference, rng, allow_joint=True)
+
+
+def _encode(
+    x: np.ndarray,
+    codec: str,
+    min_sparse_numel: int,
+    values: str,
+    reference: np.ndarray | None,
+    rng: np.random.Generator | None,
+    allow_joint: bool,
+) -> tuple[bytes, JointPositions | None]:
     if codec != "auto":
         _check_codec(codec)
     arr, dcode = _prepare(x)
@@ -640,14 +750,14 @@ def encode_array(
             *arr.shape,
             arr.size,
         )
-        return b"".join([header, *_values.dense_section(arr.reshape(-1), values, rng)])
+        return b"".join([header, *_values.dense_section(arr.reshape(-1), values, rng)]), None
     if codec not in ("auto", "support"):
         reference = None  # only auto and support look at the reference
     plan = _Plan(arr, values, rng, reference)
     if codec == "auto":
-        codec = plan.best()
+        codec = plan.best(allow_joint)
     plan.check_eligible(codec)
-    return plan.encode(codec, dcode)
+    return plan.encode(codec, dcode), plan.joint() if codec == "joint" else None
 
 
 # ---------------------------------------------------------------------------
@@ -908,7 +1018,41 @@ def _support_domain(hdr: _Header, reference: np.ndarray | None) -> np.ndarray:
     return ref_mask
 
 
-def _decode_body(buf: np.ndarray, hdr: _Header, reference: np.ndarray | None) -> np.ndarray:
+def _joint_domain(
+    hdr: _Header, reference: np.ndarray | None, coded: np.ndarray | None
+) -> np.ndarray:
+    """Reference mask of a ``joint`` payload, after checking the decoded ranks against it."""
+    if reference is None:
+        raise PayloadError("joint payload needs reference= (the shared reference tensor)")
+    if coded is None:
+        raise PayloadError(
+            "joint payload: its positions are in the message's joint block "
+            "(decode the whole message with decode_state)"
+        )
+    try:
+        ref_mask = _reference_mask(reference, hdr.shape)
+    except ValueError as exc:
+        raise PayloadError(f"unusable reference: {exc}") from exc
+    m = int(np.count_nonzero(ref_mask))
+    if hdr.nnz > m:
+        raise PayloadError(f"joint nnz {hdr.nnz} exceeds the reference's {m} non-zeros")
+    count = min(hdr.nnz, m - hdr.nnz)
+    if count > JOINT_MAX_COUNT:
+        raise PayloadError(f"joint payload codes {count} positions, at most {JOINT_MAX_COUNT}")
+    coded = np.asarray(coded)
+    if coded.ndim != 1 or coded.size != count or coded.dtype.kind not in "iu":
+        raise PayloadError(f"joint payload needs {count} coded ranks, got {coded.size}")
+    if count and (int(coded[0]) < 0 or int(coded[-1]) >= m or not np.all(coded[1:] > coded[:-1])):
+        raise PayloadError(f"joint ranks are not strictly increasing in [0, {m})")
+    return ref_mask
+
+
+def _decode_body(
+    buf: np.ndarray,
+    hdr: _Header,
+    reference: np.ndarray | None,
+    joint_coded: np.ndarray | None = None,
+) -> np.ndarray:
     body = buf[hdr.nbytes :]
     wire = hdr.dtype
     native = wire.newbyteorder("=")
@@ -919,7 +1063,11 @@ def _decode_body(buf: np.ndarray, hdr: _Header, reference: np.ndarray | None) ->
     if hdr.values == "raw" and wire.kind == "b" and not sparse and section.size:
         if section.max() > 1:
             raise PayloadError("dense bool payload has bytes other than 0/1")
-    ref_mask = _support_domain(hdr, reference) if hdr.codec == "support" else None
+    ref_mask = None
+    if hdr.codec == "support":
+        ref_mask = _support_domain(hdr, reference)
+    elif hdr.codec == "joint":
+        ref_mask = _joint_domain(hdr, reference, joint_coded)
     vals = _values.decode_section(section, count, hdr.values, wire, sparse)
     if hdr.values == "raw" and sparse:
         _check_raw_values(vals, wire)
@@ -946,6 +1094,15 @@ def _decode_body(buf: np.ndarray, hdr: _Header, reference: np.ndarray | None) ->
         sel = _csr_positions(block, hdr)
     elif hdr.codec == "ef":
         sel = ef_decode(block, hdr.numel, hdr.nnz)
+    elif hdr.codec == "joint":
+        assert ref_mask is not None and joint_coded is not None
+        m = int(np.count_nonzero(ref_mask))
+        sub = np.zeros(m, dtype=bool)
+        sub[joint_coded] = True
+        if uses_complement(m, hdr.nnz):
+            sub = ~sub
+        ref_mask[ref_mask] = sub  # ref_mask is a fresh array
+        sel = ref_mask
     else:
         assert hdr.rice is not None
         domain = hdr.numel if hdr.codec == "golomb" else int(hdr.ref_nnz or 0)
@@ -975,6 +1132,7 @@ def decode_array(
     *,
     max_numel: int = MAX_NUMEL,
     reference: np.ndarray | None = None,
+    joint_coded: np.ndarray | None = None,
 ) -> np.ndarray:
     """Rebuild a tensor from a payload produced by :func:`encode_array`.
 
@@ -989,8 +1147,11 @@ def decode_array(
         describe a huge all-zero tensor, so receivers that know the expected
         tensor sizes should pass a tighter limit.
     reference : np.ndarray, optional
-        The reference tensor a ``support`` payload was coded against (same
-        shape, same support); ignored by the other codecs.
+        The reference tensor a ``support`` or ``joint`` payload was coded
+        against (same shape, same support); ignored by the other codecs.
+    joint_coded : np.ndarray, optional
+        For a ``joint`` payload, its coded ranks as decoded from the
+        message's joint block (:func:`sparsyfed.sparse.joint.decode_joint_block`).
 
     Returns
     -------
@@ -1018,7 +1179,7 @@ def decode_array(
     if hdr.numel > max_numel:
         raise PayloadError(f"shape {hdr.shape} has {hdr.numel} elements, limit is {max_numel}")
     try:
-        return _decode_body(buf, hdr, reference)
+        return _decode_body(buf, hdr, reference, joint_coded)
     except PayloadError:
         raise
     except (BitstreamError, ValueSectionError) as exc:

@@ -1,4 +1,10 @@
-"""Encode whole model states for the wire and account for their size."""
+"""Encode whole model states (one message) for the wire and account for their size.
+
+An encoded state maps every tensor name to its payload
+(:mod:`sparsyfed.sparse.codec`). When tensors are coded with the ``joint``
+codec, one more entry, :data:`~sparsyfed.sparse.joint.JOINT_KEY`, holds the
+joint position block of the message (:mod:`sparsyfed.sparse.joint`).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,21 @@ import numpy as np
 
 from sparsyfed.sparse.bounds import sparse_bound_bits
 from sparsyfed.sparse.codec import (
+    JointPositions,
     PayloadError,
+    PayloadInfo,
     choose_codec,
     decode_array,
     encode_array,
+    encode_array_joint,
     payload_info,
+)
+from sparsyfed.sparse.joint import (
+    JOINT_KEY,
+    block_code_bits,
+    decode_joint_block,
+    encode_joint_block,
+    reference_fingerprint,
 )
 
 MIN_SPARSE_NUMEL = 1024
@@ -36,6 +52,7 @@ def encode_state(
     values: str = "raw",
     references: Mapping[str, np.ndarray] | None = None,
     rng: np.random.Generator | None = None,
+    joint: bool = True,
 ) -> dict[str, bytes]:
     """Encode every array of ``state`` (``auto`` picks the cheapest codec per tensor).
 
@@ -55,17 +72,85 @@ def encode_state(
         coded relative to it (the ``support`` codec) when that is smaller.
     rng : numpy.random.Generator, optional
         Source of the stochastic rounding of ``int8`` values.
+    joint : bool, optional
+        With ``auto`` and references, let tensors with few coded positions use
+        the ``joint`` codec: their position sets go into one joint block
+        under :data:`~sparsyfed.sparse.joint.JOINT_KEY` (default ``True``).
+
+    Raises
+    ------
+    ValueError
+        If a key equals :data:`~sparsyfed.sparse.joint.JOINT_KEY`, or as
+        :func:`~sparsyfed.sparse.codec.encode_array` raises.
 
     """
+    if JOINT_KEY in state:
+        raise ValueError(f"{JOINT_KEY!r} is reserved for the joint position block")
     blobs = {}
+    parts: dict[str, JointPositions] = {}
     for key, value in state.items():
         arr = np.asarray(value, order="C")
         fmt = values if is_quantizable(arr) else "raw"
         reference = None if references is None else references.get(key)
-        blobs[key] = encode_array(
-            arr, codec, MIN_SPARSE_NUMEL, values=fmt, reference=reference, rng=rng
-        )
+        if joint and codec == "auto" and reference is not None:
+            blobs[key], part = encode_array_joint(
+                arr, MIN_SPARSE_NUMEL, values=fmt, reference=reference, rng=rng
+            )
+            if part is not None:
+                parts[key] = part
+        else:
+            blobs[key] = encode_array(
+                arr, codec, MIN_SPARSE_NUMEL, values=fmt, reference=reference, rng=rng
+            )
+    if parts:
+        assert references is not None
+        keys = sorted(parts)
+        fingerprint = reference_fingerprint([support_mask(references[key]) for key in keys])
+        blobs[JOINT_KEY] = encode_joint_block([parts[key] for key in keys], fingerprint)
     return blobs
+
+
+def _block_bytes(block: bytes | np.ndarray) -> bytes:
+    if isinstance(block, np.ndarray):
+        if block.dtype != np.uint8 or block.ndim != 1:
+            raise PayloadError("joint block must be 1-D uint8")
+        return block.tobytes()
+    if not isinstance(block, bytes | bytearray | memoryview):
+        raise PayloadError(f"joint block must be bytes, got {type(block).__name__}")
+    return bytes(block)
+
+
+def _joint_ranks(
+    blobs: Mapping[str, bytes | np.ndarray],
+    infos: Mapping[str, PayloadInfo],
+    refs: Mapping[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Decode the joint block of a message: coded ranks per ``joint`` tensor."""
+    keys = sorted(key for key, info in infos.items() if info.codec == "joint")
+    block = blobs.get(JOINT_KEY)
+    if block is None:
+        if keys:
+            raise PayloadError(f"{len(keys)} joint tensors but no {JOINT_KEY!r} block")
+        return {}
+    if not keys:
+        raise PayloadError(f"{JOINT_KEY!r} block without joint tensors")
+    parts, masks = [], []
+    for key in keys:
+        ref = refs.get(key)
+        if ref is None:
+            raise PayloadError(f"{key}: joint payload needs its reference tensor")
+        if tuple(np.shape(ref)) != infos[key].shape:
+            raise PayloadError(
+                f"{key}: reference shape {tuple(np.shape(ref))} != payload shape {infos[key].shape}"
+            )
+        try:
+            mask = support_mask(np.asarray(ref))
+        except (TypeError, ValueError) as exc:
+            raise PayloadError(f"{key}: unusable reference: {exc}") from exc
+        masks.append(mask)
+        parts.append((int(np.count_nonzero(mask)), infos[key].nnz))
+    ranks = decode_joint_block(_block_bytes(block), parts, reference_fingerprint(masks))
+    return dict(zip(keys, ranks, strict=True))
 
 
 def decode_state(
@@ -78,30 +163,43 @@ def decode_state(
     Parameters
     ----------
     blobs : mapping of str to bytes
-        The payloads.
+        The payloads, with the joint position block under
+        :data:`~sparsyfed.sparse.joint.JOINT_KEY` if any tensor uses the
+        ``joint`` codec.
     expected : mapping of str to shape, optional
         When given (the receiver knows the model), the keys must match exactly
         and every payload must decode to its expected shape; the element-count
         limit is set from it before anything is allocated.
     references : mapping of str to ndarray, optional
-        The tensors the payloads may be coded relative to (``support`` codec).
+        The tensors the payloads may be coded relative to (``support`` and
+        ``joint`` codecs).
 
     Raises
     ------
     PayloadError
-        For a malformed payload, a missing or unexpected key, or a wrong shape.
+        For a malformed payload or joint block, a missing or unexpected key,
+        or a wrong shape.
 
     """
     refs = references or {}
-    if expected is None:
-        return {key: decode_array(blob, reference=refs.get(key)) for key, blob in blobs.items()}
-    if set(blobs) != set(expected):
-        diff = sorted(set(blobs) ^ set(expected))
+    tensors = [key for key in blobs if key != JOINT_KEY]
+    if expected is not None and set(tensors) != set(expected):
+        diff = sorted(set(tensors) ^ set(expected))
         raise PayloadError(f"payload keys differ from the model's: {diff[:5]}")
+    infos = {key: payload_info(blobs[key]) for key in tensors}
+    ranks = _joint_ranks(blobs, infos, refs)
+    if expected is None:
+        return {
+            key: decode_array(blobs[key], reference=refs.get(key), joint_coded=ranks.get(key))
+            for key in tensors
+        }
     state = {}
     for key, shape in expected.items():
         value = decode_array(
-            blobs[key], max_numel=max(1, math.prod(shape)), reference=refs.get(key)
+            blobs[key],
+            max_numel=max(1, math.prod(shape)),
+            reference=refs.get(key),
+            joint_coded=ranks.get(key),
         )
         if tuple(value.shape) != tuple(shape):
             raise PayloadError(f"{key}: shape {tuple(value.shape)} != expected {tuple(shape)}")
@@ -142,7 +240,7 @@ def payload_report(
     state : mapping of str to ndarray
         The decoded tensors (what the receiver rebuilt from ``blobs``).
     blobs : mapping of str to bytes
-        The payloads as sent.
+        The payloads as sent (with the joint block, if any).
     references : mapping of str to ndarray, optional
         The side information the receiver holds (uplink: the model it sent).
 
@@ -159,9 +257,13 @@ def payload_report(
         ``best_unconditional_bytes`` (the size had no codec used the
         reference), ``support_position_bits``, ``support_position_code_bits``,
         ``support_position_bound_bits`` and ``support_unconditional_position_bits``
-        (for the tensors sent with the ``support`` codec: the body bits spent on
-        positions, the same without the padding to whole bytes, ``log2 C(m, k)``,
-        and the position bits of the best codec that ignores the reference).
+        (for the tensors coded against the reference, with the ``support`` or
+        ``joint`` codec: the bits spent on their positions, the same without
+        the padding to whole bytes, ``log2 C(m, k)``, and the position bits of
+        the best codec that ignores the reference). The joint block counts
+        with its rank bytes as position bits and its rank length ``B`` as
+        code bits; its 11-byte header counts in ``bytes`` only, like the
+        tensor headers.
 
     """
     total = dense = nnz_total = position_bits = 0
@@ -170,6 +272,7 @@ def payload_report(
     support_bound = 0.0
     codecs: dict[str, int] = {}
     per_tensor: dict[str, str] = {}
+    joint_parts: list[tuple[int, int]] = []
     for key, value in state.items():
         blob = blobs[key]
         info = payload_info(blob)
@@ -194,7 +297,10 @@ def payload_report(
                     int(np.count_nonzero(ref_mask)), nnz, info.value_bits
                 )
         cond_bound_bits += conditional
-        if info.codec == "support":
+        if info.codec == "joint":
+            assert ref is not None
+            joint_parts.append((nonzero_count(ref), nnz))
+        if info.codec in ("support", "joint"):
             support_bits += info.position_bits
             support_code_bits += info.position_code_bits
             support_bound += conditional - nnz * info.value_bits
@@ -203,6 +309,13 @@ def payload_report(
             uncond_position_bits += bits
         else:
             best_uncond += info.nbytes
+    if JOINT_KEY in blobs:
+        block_nbytes = len(_block_bytes(blobs[JOINT_KEY]))
+        code_bits = block_code_bits(joint_parts)
+        total += block_nbytes
+        position_bits += 8 * ((code_bits + 7) // 8)
+        support_bits += 8 * ((code_bits + 7) // 8)
+        support_code_bits += code_bits
     report = {
         "bytes": total,
         "dense_bytes": dense,
