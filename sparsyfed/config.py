@@ -194,23 +194,25 @@ def validate(cfg: Mapping[str, Any]) -> None:
 
 
 def _validate_wire(cfg: Mapping[str, Any]) -> None:
+    from dataclasses import fields
+
     from sparsyfed.sparse.codec import VALUE_FORMATS
-    from sparsyfed.transport import WIRE_CODECS
+    from sparsyfed.transport import WIRE_CODECS, WireOptions
 
     if "codec" in cfg:
         raise ConfigError(f"codec={cfg['codec']!r} moved: use wire.codec (one of {WIRE_CODECS})")
+    allowed = [f.name for f in fields(WireOptions)]
     wire = _lookup(cfg, "wire")
     if not isinstance(wire, Mapping):
-        _fail("wire", wire, "it must be a mapping with codec, conditional, values, error_feedback")
-    unknown = sorted(set(wire) - {"codec", "conditional", "values", "error_feedback"})
+        _fail("wire", wire, f"it must be a mapping with {', '.join(allowed)}")
+    unknown = sorted(set(wire) - set(allowed))
     if unknown:
-        _fail(f"wire.{unknown[0]}", wire[unknown[0]], "unknown key; allowed: codec, "
-              "conditional, values, error_feedback")  # fmt: skip
+        _fail(f"wire.{unknown[0]}", wire[unknown[0]], f"unknown key; allowed: {', '.join(allowed)}")
     if wire.get("codec") not in WIRE_CODECS:
         _fail("wire.codec", wire.get("codec"), f"choose one of {', '.join(WIRE_CODECS)}")
     if wire.get("values") not in VALUE_FORMATS:
         _fail("wire.values", wire.get("values"), f"choose one of {', '.join(VALUE_FORMATS)}")
-    for key in ("conditional", "error_feedback"):
+    for key in ("conditional", "joint", "error_feedback"):
         if not isinstance(wire.get(key), bool):
             _fail(f"wire.{key}", wire.get(key), "it must be true or false")
 

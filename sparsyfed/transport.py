@@ -33,6 +33,10 @@ class WireOptions:
         ``auto`` (cheapest per tensor) or a codec forced on every tensor, both ways.
     conditional : bool
         Let the uplink code positions relative to the received model's support.
+    joint : bool
+        With ``conditional``, code the positions of tensors with few coded
+        positions together in one joint block per message (``joint`` codec);
+        ``False`` codes every tensor on its own (``support`` codec, Rice).
     values : str
         Uplink value format for weight tensors: ``raw``, ``fp16`` or ``int8``.
     error_feedback : bool
@@ -43,6 +47,7 @@ class WireOptions:
 
     codec: str = "auto"
     conditional: bool = True
+    joint: bool = True
     values: str = "raw"
     error_feedback: bool = True
 
@@ -53,6 +58,7 @@ class WireOptions:
         return cls(
             codec=str(wire.get("codec", cls.codec)),
             conditional=bool(wire.get("conditional", cls.conditional)),
+            joint=bool(wire.get("joint", cls.joint)),
             values=str(wire.get("values", cls.values)),
             error_feedback=bool(wire.get("error_feedback", cls.error_feedback)),
         )
@@ -118,7 +124,7 @@ def encode_uplink(
     """
     references = dict(received) if wire.conditional else None
     if not wire.quantized:
-        return encode_state(upload, wire.codec, references=references), {}
+        return encode_state(upload, wire.codec, references=references, joint=wire.joint), {}
     to_send = {}
     for key, value in upload.items():
         arr = np.asarray(value)
@@ -128,7 +134,14 @@ def encode_uplink(
             arr = np.where(on_support, arr + old.astype(arr.dtype, copy=False), arr)
             # Adding the error may cancel a value exactly; keep such zeros as they are.
         to_send[key] = arr
-    blobs = encode_state(to_send, wire.codec, values=wire.values, references=references, rng=rng)
+    blobs = encode_state(
+        to_send,
+        wire.codec,
+        values=wire.values,
+        references=references,
+        rng=rng,
+        joint=wire.joint,
+    )
     new_residual: dict[str, np.ndarray] = {}
     if wire.error_feedback:
         decoded = decode_state(blobs, references=references)

@@ -42,6 +42,8 @@ def test_method_group_sets_its_own_beta_and_command_line_wins():
         (["wire.codec=support"], "wire.codec='support'", "golomb"),
         (["wire.values=int4"], "wire.values='int4'", "raw, fp16, int8"),
         (["wire.conditional=maybe"], "wire.conditional='maybe'", "true or false"),
+        (["wire.joint=2"], "wire.joint=2", "true or false"),
+        (["wire.codec=joint"], "wire.codec='joint'", "golomb"),
         (["method.act_threshold=sometimes"], "method.act_threshold='sometimes'", "first_batch"),
         (["batch_size=2.5"], "batch_size=2.5", "integer"),
         (["seed=abc"], "seed='abc'", "finite number"),

@@ -147,3 +147,19 @@ def test_wire_options_from_config_and_check():
         WireOptions(codec="support").check()
     with pytest.raises(ValueError, match=r"wire\.values='int4'"):
         WireOptions(values="int4").check()
+
+
+def test_wire_joint_switches_the_joint_block():
+    received, upload = model_pair(received_density=0.2, upload_density=0.2)  # upload = support
+    for key in ("conv.weight", "fc.weight"):
+        upload[key] = received[key] * np.float32(1.5)
+        upload[key].reshape(-1)[np.flatnonzero(received[key])[:3]] = 0.0  # drop 3
+    joint, _ = encode_uplink(upload, received, WireOptions())
+    alone, _ = encode_uplink(upload, received, WireOptions(joint=False))
+    assert WireOptions.from_config({"wire": {"joint": False}}).joint is False
+    assert {payload_info(joint[k]).codec for k in ("conv.weight", "fc.weight")} == {"joint"}
+    assert {payload_info(alone[k]).codec for k in ("conv.weight", "fc.weight")} == {"support"}
+    for blobs in (joint, alone):
+        decoded = decode_state(blobs, references=received)
+        assert all(decoded[k].tobytes() == v.tobytes() for k, v in upload.items())
+    assert sum(map(len, joint.values())) < sum(map(len, alone.values()))
