@@ -2,8 +2,9 @@
 
 Every tensor is serialised to one ``bytes`` object that carries its own
 codec, dtype, value format and shape, so a receiver needs nothing but the
-payload (and, for the ``support`` codec, the shared reference tensor) to
-rebuild the array. :func:`choose_codec` picks the smallest codec.
+payload (and, for the ``support`` codec, the shared reference tensor; for
+``joint`` also the message's joint position block, :mod:`sparsyfed.sparse.joint`)
+to rebuild the array. :func:`choose_codec` picks the smallest codec.
 
 Header
 ------
