@@ -1004,13 +1004,18 @@ def _csr_positions(block: np.ndarray, hdr: _Header) -> np.ndarray:
     return pos
 
 
-def _support_domain(hdr: _Header, reference: np.ndarray | None) -> np.ndarray:
+def _usable_reference(hdr: _Header, reference: np.ndarray | None) -> np.ndarray:
+    """Flat support mask of the reference of a ``support`` / ``joint`` payload."""
     if reference is None:
-        raise PayloadError("support payload needs reference= (the shared reference tensor)")
+        raise PayloadError(f"{hdr.codec} payload needs reference= (the shared reference tensor)")
     try:
-        ref_mask = _reference_mask(reference, hdr.shape)
+        return _reference_mask(reference, hdr.shape)
     except ValueError as exc:
         raise PayloadError(f"unusable reference: {exc}") from exc
+
+
+def _support_domain(hdr: _Header, reference: np.ndarray | None) -> np.ndarray:
+    ref_mask = _usable_reference(hdr, reference)
     m = int(np.count_nonzero(ref_mask))
     if m != hdr.ref_nnz:
         raise PayloadError(
@@ -1023,17 +1028,12 @@ def _joint_domain(
     hdr: _Header, reference: np.ndarray | None, coded: np.ndarray | None
 ) -> np.ndarray:
     """Reference mask of a ``joint`` payload, after checking the decoded ranks against it."""
-    if reference is None:
-        raise PayloadError("joint payload needs reference= (the shared reference tensor)")
+    ref_mask = _usable_reference(hdr, reference)
     if coded is None:
         raise PayloadError(
             "joint payload: its positions are in the message's joint block "
             "(decode the whole message with decode_state)"
         )
-    try:
-        ref_mask = _reference_mask(reference, hdr.shape)
-    except ValueError as exc:
-        raise PayloadError(f"unusable reference: {exc}") from exc
     m = int(np.count_nonzero(ref_mask))
     if hdr.nnz > m:
         raise PayloadError(f"joint nnz {hdr.nnz} exceeds the reference's {m} non-zeros")
