@@ -32,6 +32,8 @@ from sparsyfed.sparse.joint import (
     reference_fingerprint,
 )
 
+_UINT_BY_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
 MIN_SPARSE_NUMEL = 1024
 """Tensors with fewer elements (and all 0-d/1-d or non-float tensors) travel dense."""
 
@@ -212,6 +214,9 @@ def support_mask(x: np.ndarray) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
     if flat.size == 0:
         return np.zeros(0, dtype=bool)
+    uint = _UINT_BY_SIZE.get(flat.itemsize)
+    if uint is not None and flat.dtype.hasobject is False:
+        return flat.view(uint) != 0  # one comparison per element, no byte-wise reduction
     return flat.view(np.uint8).reshape(flat.size, flat.itemsize).any(axis=1)
 
 
