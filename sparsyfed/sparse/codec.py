@@ -156,8 +156,10 @@ __all__ = [
     "encode_array_joint",
     "encoded_nbytes",
     "header_nbytes",
+    "payload_buffer",
     "payload_codec",
     "payload_info",
+    "support_mask",
 ]
 
 CODECS: tuple[str, ...] = ("dense", "bitmap", "coo", "csr", "ef", "golomb", "support", "joint")
@@ -335,9 +337,15 @@ def _prepare(x: np.ndarray, what: str = "tensor") -> tuple[np.ndarray, int]:
     return arr, code
 
 
-def _keep_mask(flat: np.ndarray) -> np.ndarray:
-    """Boolean mask of elements whose bit pattern is not all zero."""
-    return flat.view(_UINT_BY_SIZE[flat.dtype.itemsize]) != 0
+def support_mask(x: np.ndarray) -> np.ndarray:
+    """Flat boolean mask of the elements whose bit pattern is not all zero (what codecs send)."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    if flat.size == 0:
+        return np.zeros(0, dtype=bool)
+    uint = _UINT_BY_SIZE.get(flat.dtype.itemsize)
+    if uint is not None and not flat.dtype.hasobject:
+        return flat.view(uint) != 0  # one comparison per element
+    return flat.view(np.uint8).reshape(flat.size, flat.itemsize).any(axis=1)
 
 
 def _reference_mask(reference: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -345,7 +353,7 @@ def _reference_mask(reference: np.ndarray, shape: tuple[int, ...]) -> np.ndarray
     ref, _ = _prepare(reference, "reference")
     if ref.shape != shape:
         raise ValueError(f"reference shape {ref.shape} != tensor shape {shape}")
-    return _keep_mask(ref.reshape(-1))
+    return support_mask(ref)
 
 
 class _Plan:
@@ -365,7 +373,7 @@ class _Plan:
         self.dtype = arr.dtype
         self.values = values
         self.flat = flat = arr.reshape(-1)
-        mask = _keep_mask(flat)
+        mask = support_mask(flat)
         idx = np.flatnonzero(mask)
         if values == "raw" or not quantized:
             # Not quantised: sizes of a tensor already representable in `values`.
@@ -766,8 +774,8 @@ def _encode(
 # ---------------------------------------------------------------------------
 
 
-def _as_bytes_array(payload: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
-    """View ``payload`` as a 1-D uint8 array without copying."""
+def payload_buffer(payload: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+    """View ``payload`` as a 1-D uint8 array without copying (``PayloadError`` if unusable)."""
     if isinstance(payload, np.ndarray):
         if payload.dtype != np.uint8 or payload.ndim != 1:
             raise PayloadError(
@@ -906,7 +914,7 @@ def payload_info(payload: bytes | bytearray | memoryview | np.ndarray) -> Payloa
         If the header is malformed or the length does not match it.
 
     """
-    buf = _as_bytes_array(payload)
+    buf = payload_buffer(payload)
     hdr = _parse_header(buf)
     bits = _values.value_bits(hdr.values, hdr.dtype)
     position_bits = code_bits = 0
@@ -958,7 +966,7 @@ def payload_codec(payload: bytes | bytearray | memoryview | np.ndarray) -> str:
         If the header is malformed or the length does not match it.
 
     """
-    return _parse_header(_as_bytes_array(payload)).codec
+    return _parse_header(payload_buffer(payload)).codec
 
 
 def _check_raw_values(values: np.ndarray, dtype: np.dtype) -> None:
@@ -1024,10 +1032,10 @@ def _support_domain(hdr: _Header, reference: np.ndarray | None) -> np.ndarray:
     return ref_mask
 
 
-def _joint_domain(
+def _joint_selection(
     hdr: _Header, reference: np.ndarray | None, coded: np.ndarray | None
 ) -> np.ndarray:
-    """Reference mask of a ``joint`` payload, after checking the decoded ranks against it."""
+    """Flat mask of the kept positions of a ``joint`` payload, from its checked ranks."""
     ref_mask = _usable_reference(hdr, reference)
     if coded is None:
         raise PayloadError(
@@ -1045,6 +1053,9 @@ def _joint_domain(
         raise PayloadError(f"joint payload needs {count} coded ranks, got {coded.size}")
     if count and (int(coded[0]) < 0 or int(coded[-1]) >= m or not np.all(coded[1:] > coded[:-1])):
         raise PayloadError(f"joint ranks are not strictly increasing in [0, {m})")
+    sub = np.zeros(m, dtype=bool)
+    sub[coded] = True
+    ref_mask[ref_mask] = ~sub if uses_complement(m, hdr.nnz) else sub  # a fresh array
     return ref_mask
 
 
@@ -1064,11 +1075,8 @@ def _decode_body(
     if hdr.values == "raw" and wire.kind == "b" and not sparse and section.size:
         if section.max() > 1:
             raise PayloadError("dense bool payload has bytes other than 0/1")
-    ref_mask = None
-    if hdr.codec == "support":
-        ref_mask = _support_domain(hdr, reference)
-    elif hdr.codec == "joint":
-        ref_mask = _joint_domain(hdr, reference, joint_coded)
+    ref_mask = _support_domain(hdr, reference) if hdr.codec == "support" else None
+    joint_sel = _joint_selection(hdr, reference, joint_coded) if hdr.codec == "joint" else None
     vals = _values.decode_section(section, count, hdr.values, wire, sparse)
     if hdr.values == "raw" and sparse:
         _check_raw_values(vals, wire)
@@ -1096,14 +1104,8 @@ def _decode_body(
     elif hdr.codec == "ef":
         sel = ef_decode(block, hdr.numel, hdr.nnz)
     elif hdr.codec == "joint":
-        assert ref_mask is not None and joint_coded is not None
-        m = int(np.count_nonzero(ref_mask))
-        sub = np.zeros(m, dtype=bool)
-        sub[joint_coded] = True
-        if uses_complement(m, hdr.nnz):
-            sub = ~sub
-        ref_mask[ref_mask] = sub  # ref_mask is a fresh array
-        sel = ref_mask
+        assert joint_sel is not None
+        sel = joint_sel
     else:
         assert hdr.rice is not None
         domain = hdr.numel if hdr.codec == "golomb" else int(hdr.ref_nnz or 0)
@@ -1175,7 +1177,7 @@ def decode_array(
         other exception type escapes.
 
     """
-    buf = _as_bytes_array(payload)
+    buf = payload_buffer(payload)
     hdr = _parse_header(buf)
     if hdr.numel > max_numel:
         raise PayloadError(f"shape {hdr.shape} has {hdr.numel} elements, limit is {max_numel}")

@@ -22,7 +22,9 @@ from sparsyfed.sparse.codec import (
     decode_array,
     encode_array,
     encode_array_joint,
+    payload_buffer,
     payload_info,
+    support_mask,
 )
 from sparsyfed.sparse.joint import (
     JOINT_KEY,
@@ -31,8 +33,6 @@ from sparsyfed.sparse.joint import (
     encode_joint_block,
     reference_fingerprint,
 )
-
-_UINT_BY_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 MIN_SPARSE_NUMEL = 1024
 """Tensors with fewer elements (and all 0-d/1-d or non-float tensors) travel dense."""
@@ -112,16 +112,6 @@ def encode_state(
     return blobs
 
 
-def _block_bytes(block: bytes | np.ndarray) -> bytes:
-    if isinstance(block, np.ndarray):
-        if block.dtype != np.uint8 or block.ndim != 1:
-            raise PayloadError("joint block must be 1-D uint8")
-        return block.tobytes()
-    if not isinstance(block, bytes | bytearray | memoryview):
-        raise PayloadError(f"joint block must be bytes, got {type(block).__name__}")
-    return bytes(block)
-
-
 def _joint_ranks(
     blobs: Mapping[str, bytes | np.ndarray],
     infos: Mapping[str, PayloadInfo],
@@ -151,7 +141,7 @@ def _joint_ranks(
             raise PayloadError(f"{key}: unusable reference: {exc}") from exc
         masks.append(mask)
         parts.append((int(np.count_nonzero(mask)), infos[key].nnz))
-    ranks = decode_joint_block(_block_bytes(block), parts, reference_fingerprint(masks))
+    ranks = decode_joint_block(payload_buffer(block).tobytes(), parts, reference_fingerprint(masks))
     return dict(zip(keys, ranks, strict=True))
 
 
@@ -207,17 +197,6 @@ def decode_state(
             raise PayloadError(f"{key}: shape {tuple(value.shape)} != expected {tuple(shape)}")
         state[key] = value
     return state
-
-
-def support_mask(x: np.ndarray) -> np.ndarray:
-    """Flat boolean mask of the elements whose bit pattern is not all zero (what codecs send)."""
-    flat = np.ascontiguousarray(x).reshape(-1)
-    if flat.size == 0:
-        return np.zeros(0, dtype=bool)
-    uint = _UINT_BY_SIZE.get(flat.itemsize)
-    if uint is not None and flat.dtype.hasobject is False:
-        return flat.view(uint) != 0  # one comparison per element, no byte-wise reduction
-    return flat.view(np.uint8).reshape(flat.size, flat.itemsize).any(axis=1)
 
 
 def nonzero_count(x: np.ndarray) -> int:
@@ -298,13 +277,11 @@ def payload_report(
         if ref is not None and ref.size == value.size:
             ref_mask = support_mask(ref)
             if not np.any(mask & ~ref_mask):
-                conditional = sparse_bound_bits(
-                    int(np.count_nonzero(ref_mask)), nnz, info.value_bits
-                )
+                m = int(np.count_nonzero(ref_mask))
+                conditional = sparse_bound_bits(m, nnz, info.value_bits)
+                if info.codec == "joint":
+                    joint_parts.append((m, nnz))
         cond_bound_bits += conditional
-        if info.codec == "joint":
-            assert ref is not None
-            joint_parts.append((nonzero_count(ref), nnz))
         if info.codec in ("support", "joint"):
             support_bits += info.position_bits
             support_code_bits += info.position_code_bits
@@ -315,7 +292,7 @@ def payload_report(
         else:
             best_uncond += info.nbytes
     if JOINT_KEY in blobs:
-        block_nbytes = len(_block_bytes(blobs[JOINT_KEY]))
+        block_nbytes = payload_buffer(blobs[JOINT_KEY]).size
         code_bits = block_code_bits(joint_parts)
         total += block_nbytes
         position_bits += 8 * ((code_bits + 7) // 8)
