@@ -31,11 +31,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sparsyfed.core.training import LocalTraining, train_sgd
 from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
 from sparsyfed.methods.base import ClientUpdate, Method, State
 from sparsyfed.nn.layers import prunable_layers, prunable_weight_names
 from sparsyfed.sparse.topk import global_magnitude_prune_
-from sparsyfed.training import LocalTraining, train_sgd
 
 
 def sparsity_schedule(

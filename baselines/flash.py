@@ -74,12 +74,12 @@ import torch
 from torch import Tensor, nn
 
 from sparsyfed.config import ConfigError
+from sparsyfed.core.task import derive_seed
+from sparsyfed.core.training import LocalTraining, train_sgd
 from sparsyfed.methods.base import ClientUpdate, Method, State
 from sparsyfed.nn.init import init_weights
 from sparsyfed.nn.layers import prunable_layers, prunable_weight_names
 from sparsyfed.sparse.topk import num_to_prune
-from sparsyfed.task import derive_seed
-from sparsyfed.training import LocalTraining, train_sgd
 
 #: Client metric that marks an update of round 1 (the server builds the mask from it).
 STAGE1_METRIC = "flash_stage1"

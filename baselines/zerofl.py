@@ -23,6 +23,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from sparsyfed.core.training import LocalTraining, train_sgd
 from sparsyfed.methods.base import Method
 from sparsyfed.nn.layers import (
     prunable_layers,
@@ -30,7 +31,6 @@ from sparsyfed.nn.layers import (
     sparse_layers,
     wrap_layers,
 )
-from sparsyfed.training import LocalTraining, train_sgd
 
 
 class ZeroFL(Method):

@@ -25,9 +25,9 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-from sparsyfed.sparse.bounds import sparse_bound_bits
-from sparsyfed.sparse.codec import decode_array, encode_array, payload_info
-from sparsyfed.sparse.payload import decode_state, encode_state, payload_report
+from sparsyfed.wire.bounds import sparse_bound_bits
+from sparsyfed.wire.codec import decode_array, encode_array, payload_info
+from sparsyfed.wire.payload import decode_state, encode_state, payload_report
 
 UNCONDITIONAL = ("dense", "bitmap", "coo", "csr", "ef", "golomb")
 

@@ -12,9 +12,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from sparsyfed.config import ConfigError, check_group_choices, conf_dir, to_plain, validate
+from sparsyfed.core.task import Task
 from sparsyfed.data import DatasetNotFoundError
-from sparsyfed.simulation import simulate
-from sparsyfed.task import Task
+from sparsyfed.flower.simulation import simulate
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="config", version_base=None)

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sparsyfed.core.training import LR_SCHEDULES
 from sparsyfed.data.partition import PARTITION_SCHEMES
-from sparsyfed.training import LR_SCHEDULES
-from sparsyfed.uplink import UPLOAD_MODES
+from sparsyfed.upload.steps import UPLOAD_MODES
 
 GROUPS = ("dataset", "model", "method", "experiment")
 SPECTRAL_BETA = -1.0  # sentinel of the hyper-parameter-free variant (METHOD.md section 8)
@@ -196,8 +196,8 @@ def validate(cfg: Mapping[str, Any]) -> None:
 def _validate_wire(cfg: Mapping[str, Any]) -> None:
     from dataclasses import fields
 
-    from sparsyfed.sparse.codec import VALUE_FORMATS
-    from sparsyfed.transport import WIRE_CODECS, WireOptions
+    from sparsyfed.upload.transport import WIRE_CODECS, WireOptions
+    from sparsyfed.wire.codec import VALUE_FORMATS
 
     if "codec" in cfg:
         raise ConfigError(f"codec={cfg['codec']!r} moved: use wire.codec (one of {WIRE_CODECS})")

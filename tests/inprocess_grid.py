@@ -73,11 +73,11 @@ class InProcessGrid(Grid):
 
 
 def run_inprocess(cfg: dict, corrupt: dict | None = None) -> dict:
-    """Run :func:`sparsyfed.server_app.run_server` on an :class:`InProcessGrid`."""
+    """Run :func:`sparsyfed.flower.server_app.run_server` on an :class:`InProcessGrid`."""
     from flwr.supercore.task_identity import TaskIdentity
 
-    from sparsyfed.client_app import app as client_app
-    from sparsyfed.server_app import run_server
+    from sparsyfed.flower.client_app import app as client_app
+    from sparsyfed.flower.server_app import run_server
 
     saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 0

@@ -19,11 +19,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sparsyfed.core.training import LocalTraining, train_sgd
 from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
 from sparsyfed.nn.init import init_weights
 from sparsyfed.nn.layers import prunable_layers
 from sparsyfed.sparse.topk import global_magnitude_prune_
-from sparsyfed.training import LocalTraining, train_sgd
 
 State = dict[str, Tensor]
 # State-dict entries that are running statistics, not parameters.

@@ -15,13 +15,13 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from sparsyfed.core.training import LocalTraining, train_sgd
 from sparsyfed.methods.base import Method
 from sparsyfed.nn.layers import (
     reset_activation_state,
     sparse_layers,
     wrap_layers,
 )
-from sparsyfed.training import LocalTraining, train_sgd
 
 
 class SparsyFed(Method):

@@ -1,0 +1,1 @@
+"""Upload steps shared by every method and the transport of both directions."""

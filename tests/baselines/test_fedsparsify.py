@@ -1,0 +1,223 @@
+"""FedSparsify-Global and -Local: schedule, Majority Voting, and end-to-end sparsity properties."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from helpers import make_cfg, read_rows
+from inprocess_grid import run_inprocess
+
+from baselines.fedsparsify import (
+    FedSparsifyGlobal,
+    FedSparsifyLocal,
+    majority_vote_merge,
+    sparsity_schedule,
+)
+from sparsyfed.config import ConfigError
+from sparsyfed.core.client import run_client_round
+from sparsyfed.core.server import FederatedServer
+from sparsyfed.core.task import get_task
+from sparsyfed.methods import ClientUpdate
+
+
+def tiny_cfg(tmp_path, data_dir, *extra: str) -> dict:
+    return make_cfg(tmp_path, data_dir, "rounds=5", "sparsity=0.9", *extra)
+
+
+# --------------------------------------------------------------------- schedule
+def test_schedule_matches_hand_computed_values_every_round():
+    # T = 10, S_T = 0.9, n = 3, t0 = 1: s_t = 0.9 (1 - ((10 - t') / 9)^3).
+    expected = {1: 0.0, 2: 0.9 * (1 - 512 / 729), 5: 0.9 * (1 - 125 / 729), 9: 0.9 * (1 - 1 / 729)}
+    for t, value in expected.items():
+        assert sparsity_schedule(t, 0.9, 10) == pytest.approx(value, abs=1e-12)
+    assert sparsity_schedule(10, 0.9, 10) == 0.9
+    # F = 2: t' = 2 floor(t / 2), so rounds 2-3, 4-5, ... share a value.
+    f2 = [sparsity_schedule(t, 0.9, 10, frequency=2) for t in range(1, 11)]
+    assert f2[0] == 0.0
+    assert f2[1] == f2[2] == pytest.approx(0.9 * (1 - 512 / 729))
+    assert f2[3] == f2[4] == pytest.approx(0.9 * (1 - 216 / 729))
+    assert f2[7] == f2[8] == pytest.approx(0.9 * (1 - 8 / 729))
+    assert f2[9] == 0.9
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"frequency": 2},
+        {"frequency": 3, "start_round": 4},  # F does not divide T: s_T is still S_T
+        {"n": 1, "initial": 0.3},
+        {"frequency": 4, "start_round": 5},  # t' < t0 for t = 6, 7: clamped to S_0
+    ],
+)
+def test_schedule_is_monotone_within_bounds_and_reaches_target(kwargs):
+    t0 = kwargs.get("start_round", 1)
+    s0 = kwargs.get("initial", 0.0)
+    values = [sparsity_schedule(t, 0.95, 20, **kwargs) for t in range(0, 26)]
+    assert all(b >= a for a, b in itertools.pairwise(values))
+    assert all(s0 <= v <= 0.95 for v in values)
+    assert all(v == s0 for v in values[: t0 + 1])
+    assert values[20:] == [0.95] * 6
+    assert values[t0 + 1] >= s0
+
+
+def test_schedule_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        sparsity_schedule(3, 0.5, 10, initial=0.6)
+    with pytest.raises(ValueError):
+        sparsity_schedule(3, 0.5, 10, frequency=0)
+
+
+# --------------------------------------------------------------- majority vote
+def _clients(rows: list[list[float]]) -> list[dict[str, torch.Tensor]]:
+    return [
+        {
+            "w": torch.tensor(r, dtype=torch.float32).view(2, 3),
+            "b": torch.tensor([float(i), 0.0]),
+            "count": torch.tensor(10 * (i + 1)),
+        }
+        for i, r in enumerate(rows)
+    ]
+
+
+def test_majority_vote_k4_needs_two_votes_and_averages_with_zeros():
+    states = _clients(
+        [
+            [1, 2, 0, 0, 4, 0],
+            [3, 0, 0, 5, 4, 0],
+            [0, 0, 0, 7, 4, 1],
+            [0, 0, 0, 0, 4, 0],
+        ]
+    )  # votes: 2 1 0 2 4 1
+    merged = majority_vote_merge(states, [1, 2, 3, 4], ["w"])
+    expected = torch.tensor([0.7, 0.0, 0.0, 3.1, 4.0, 0.0]).view(2, 3)
+    torch.testing.assert_close(merged["w"], expected)
+    assert not torch.signbit(merged["w"][merged["w"] == 0]).any()  # +0.0
+    # Tensors outside ``keys``: the plain weighted average (zeros included), dtypes kept.
+    torch.testing.assert_close(merged["b"], torch.tensor([(2 + 6 + 12) / 10, 0.0]))
+    assert merged["count"].dtype == torch.int64
+    assert merged["count"].item() == round((10 + 40 + 90 + 160) / 10)
+
+
+def test_majority_vote_k5_floor_half_is_two_votes():
+    states = _clients(
+        [
+            [1, 2, 0, 0, 4, 0],
+            [3, 0, 0, 5, 4, 0],
+            [0, 0, 0, 7, 4, 1],
+            [0, 0, 0, 0, 4, 0],
+            [0, 6, 9, 0, 0, 0],
+        ]
+    )  # votes: 2 2 1 2 4 1
+    merged = majority_vote_merge(states, [1, 2, 3, 4, 5], ["w"])
+    expected = torch.tensor([7 / 15, 32 / 15, 0.0, 31 / 15, 40 / 15, 0.0]).view(2, 3)
+    torch.testing.assert_close(merged["w"], expected)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 10])
+def test_majority_vote_support_is_exactly_the_quorum(k):
+    gen = torch.Generator().manual_seed(k)
+    states = []
+    for _ in range(k):
+        w = torch.randn(50, 20, generator=gen) + 5.0  # no accidental cancellation to 0
+        w[torch.rand(50, 20, generator=gen) < 0.6] = 0.0
+        states.append({"w": w, "v": torch.randn(7, generator=gen)})
+    weights = torch.randint(1, 100, (k,), generator=gen).tolist()
+    merged = majority_vote_merge(states, weights, ["w"])
+    votes = sum((s["w"] != 0).int() for s in states)
+    assert torch.equal(merged["w"] != 0, votes >= k // 2 if k > 1 else votes >= 1)
+    avg = sum(n * s["w"].double() for n, s in zip(weights, states, strict=True)) / sum(weights)
+    kept = votes >= k // 2
+    torch.testing.assert_close(merged["w"][kept].double(), avg[kept], rtol=1e-6, atol=1e-6)
+    avg_v = sum(n * s["v"].double() for n, s in zip(weights, states, strict=True)) / sum(weights)
+    torch.testing.assert_close(merged["v"].double(), avg_v, rtol=1e-6, atol=1e-6)
+
+
+# ------------------------------------------------------------------ end to end
+def test_global_sparsity_follows_schedule_and_uploads_stay_in_the_mask(
+    tmp_path, data_dir, monkeypatch
+):
+    cfg = tiny_cfg(tmp_path, data_dir, "method=fedsparsify_global")
+    checked: list[tuple[int, int]] = []
+    original = FedSparsifyGlobal.make_update
+
+    def spy(self, model, received, hp):
+        upload = original(self, model, received, hp)
+        outside = sum(
+            int(((upload[k] != 0) & (received[k] == 0)).sum()) for k in self.prunable_keys
+        )
+        checked.append((hp.server_round, outside))
+        return upload
+
+    monkeypatch.setattr(FedSparsifyGlobal, "make_update", spy)
+    run_inprocess(cfg)
+    rows = read_rows(cfg)
+    assert [r["round"] for r in rows] == [0, 1, 2, 3, 4, 5]
+    task = get_task(cfg)
+    numel = sum(task.new_model().get_parameter(k).numel() for k in task.prunable_keys)
+    for row in rows[1:]:
+        s_t = sparsity_schedule(row["round"], 0.9, 5)
+        assert abs(row["sparsity_prunable"] - s_t) <= 1 / numel
+        assert row["nnz_prunable"] == numel - round(s_t * numel)
+        assert row["global_regrowth"] == 0  # nested masks: s_t never decreases
+    assert rows[1]["sparsity_prunable"] == 0.0  # t0 = 1: no purge in round 1
+    assert rows[-1]["sparsity_prunable"] == pytest.approx(0.9, abs=1 / numel)
+    assert len(checked) == 15
+    assert all(outside == 0 for _, outside in checked)
+
+
+def test_local_uploads_have_exactly_schedule_zeros_and_server_votes(tmp_path, data_dir):
+    cfg = tiny_cfg(tmp_path, data_dir, "method=fedsparsify_local")
+    server = FederatedServer(cfg)
+    task = get_task(cfg)
+    keys = task.prunable_keys
+    numel = sum(server.state[k].numel() for k in keys)
+    for rnd in range(1, 6):
+        received = server.global_arrays()
+        s_t = sparsity_schedule(rnd, 0.9, 5)
+        updates = []
+        for pid in server.sample_clients():
+            upload, metrics = run_client_round(task, pid, rnd, received)
+            zeros = sum(int((upload[k] == 0).sum()) for k in keys)
+            assert zeros == round(s_t * numel), (rnd, pid)
+            assert all(not ((upload[k] != 0) & (received[k] == 0)).any() for k in keys)
+            assert metrics["schedule_sparsity"] == s_t
+            state = {k: torch.from_numpy(v) for k, v in upload.items()}
+            updates.append(ClientUpdate(pid, state, int(metrics["num_examples"])))
+        server.apply_updates(rnd, updates)
+        ordered = sorted(updates, key=lambda u: u.partition_id)
+        expected = majority_vote_merge(
+            [u.state for u in ordered], [u.num_examples for u in ordered], keys
+        )
+        for key, value in server.state.items():
+            torch.testing.assert_close(value, expected[key].to(value.dtype))
+        # K = 3 needs one vote: the global support is the union of the uploads.
+        union = sum(int((sum((u.state[k] != 0).int() for u in updates) > 0).sum()) for k in keys)
+        assert server.sparsity()["nnz_prunable"] == union
+
+
+def test_local_runs_end_to_end_through_the_client_app(tmp_path, data_dir):
+    cfg = tiny_cfg(
+        tmp_path, data_dir, "method=fedsparsify_local", "rounds=3", "clients_per_round=4"
+    )
+    run_inprocess(cfg)
+    rows = read_rows(cfg)
+    assert [r["round"] for r in rows] == [0, 1, 2, 3]
+    assert rows[1]["sparsity_prunable"] == 0.0
+    assert rows[3]["sparsity_prunable"] > 0.5
+    assert all(r["num_updates"] == 4 for r in rows[1:])
+
+
+def test_local_rejects_settings_that_break_the_weight_merge(tmp_path, data_dir):
+    for extra in ("server_lr=0.5", "upload=delta_topk"):
+        cfg = tiny_cfg(tmp_path, data_dir, "method=fedsparsify_local")
+        bad = make_cfg(tmp_path, data_dir, "method=fedsparsify_local", "rounds=5", "sparsity=0.9")
+        bad[extra.split("=")[0]] = 0.5 if extra.startswith("server_lr") else "delta_topk"
+        with pytest.raises(ValueError, match="fedsparsify_local"):
+            FedSparsifyLocal(bad)
+        # config validation builds the method, so the same error stops a run before it starts
+        with pytest.raises(ConfigError, match="fedsparsify_local"):
+            tiny_cfg(tmp_path, data_dir, "method=fedsparsify_local", extra)
+    assert FedSparsifyLocal(cfg).name == "fedsparsify_local"

@@ -1,0 +1,236 @@
+"""FLASH and FLASH-SPDST: round-1 mask construction and the fixed mask afterwards."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import make_cfg, read_rows
+from inprocess_grid import run_inprocess
+
+from baselines.flash import (
+    STAGE1_METRIC,
+    DynamicSparsity,
+    Flash,
+    MaskedParameters,
+    allocate_counts,
+    keep_counts,
+)
+from sparsyfed.config import ConfigError
+from sparsyfed.core.client import run_client_round
+from sparsyfed.core.server import FederatedServer
+from sparsyfed.core.task import get_task
+from sparsyfed.methods import ClientUpdate
+from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
+
+
+def tiny_cfg(tmp_path, data_dir, *extra: str) -> dict:
+    return make_cfg(tmp_path, data_dir, *extra)
+
+
+def round_one_updates(server: FederatedServer, pids) -> list[ClientUpdate]:
+    task = get_task(server.cfg)
+    updates = []
+    for pid in pids:
+        upload, metrics = run_client_round(task, pid, 1, server.global_arrays())
+        state = {k: torch.from_numpy(v) for k, v in upload.items()}
+        updates.append(ClientUpdate(pid, state, int(metrics["num_examples"]), metrics))
+    return updates
+
+
+def _sparse(values, nnz_positions):
+    t = torch.zeros_like(values)
+    t.view(-1)[nnz_positions] = values.view(-1)[nnz_positions]
+    return t
+
+
+# ------------------------------------------------------------------ unit tests
+def test_round1_server_keeps_floor_size_times_mean_density_per_array():
+    g = torch.Generator().manual_seed(0)
+    shapes = {"a.weight": (4, 5), "b.weight": (10,), "c.weight": (2, 3), "c.bias": (3,)}
+    global_state = {k: torch.randn(s, generator=g) for k, s in shapes.items()}
+    global_state["bn.num_batches_tracked"] = torch.tensor(0)
+    # client 1 (n=1): a 8 nnz, b 1 nnz, c dense; client 2 (n=3): a 13 nnz, b 0 nnz, c dense.
+    nnz = {1: {"a.weight": 8, "b.weight": 1}, 2: {"a.weight": 13, "b.weight": 0}}
+    updates = []
+    for pid, n in ((1, 1), (2, 3)):
+        state = {}
+        for key, shape in shapes.items():
+            dense = torch.randn(shape, generator=g)
+            if key in nnz[pid]:
+                order = torch.randperm(dense.numel(), generator=g)
+                dense = _sparse(dense, order[: nnz[pid][key]])
+            state[key] = dense
+        state["bn.num_batches_tracked"] = torch.tensor(5 * n)
+        updates.append(ClientUpdate(pid, state, n, {STAGE1_METRIC: 1.0}))
+
+    method = Flash({"method": {"name": "flash"}, "sparsity": 0.5, "seed": 0})
+    out = method.aggregate(global_state, updates)
+    avg = fedavg_pseudo_gradients(global_state, [u.state for u in updates], [1, 3])
+
+    expected = {"a.weight": (1 * 8 + 3 * 13) // 4, "b.weight": 0, "c.weight": 6, "c.bias": 3}
+    assert expected["a.weight"] == 11  # 11.75 rounds down
+    assert keep_counts(updates, list(expected)) == expected
+    for key, k in expected.items():
+        kept = out[key] != 0
+        assert int(kept.sum()) == k, key
+        assert not torch.signbit(out[key][~kept]).any()  # +0.0
+        torch.testing.assert_close(out[key][kept], avg[key][kept])
+        if 0 < k < out[key].numel():
+            assert avg[key][kept].abs().min() >= avg[key][~kept].abs().max()
+    assert torch.equal(out["b.weight"], torch.zeros(10))  # k = 0: the whole array
+    torch.testing.assert_close(out["c.weight"], avg["c.weight"])  # all dense: untouched
+    assert out["bn.num_batches_tracked"].dtype == torch.int64
+    assert out["bn.num_batches_tracked"].item() == avg["bn.num_batches_tracked"].item()
+
+    # Later rounds: plain FedAvg, no prune.
+    for u in updates:
+        u.metrics = {}
+    later = method.aggregate(global_state, updates)
+    for key in shapes:
+        torch.testing.assert_close(later[key], avg[key])
+
+
+def test_allocate_counts_is_exact_proportional_and_capped():
+    counts = allocate_counts({"a": 1, "b": 1, "c": 8}, {"a": 100, "b": 100, "c": 5}, 25)
+    assert counts == {"a": 10, "b": 10, "c": 5}
+    counts = allocate_counts({"a": 1, "b": 1, "c": 1}, {"a": 10, "b": 10, "c": 10}, 10)
+    assert sum(counts.values()) == 10 and max(counts.values()) - min(counts.values()) == 1
+    assert allocate_counts({"a": 0, "b": 0}, {"a": 3, "b": 1}, 100) == {"a": 3, "b": 1}
+
+
+def test_masked_parameters_zero_gradients_values_and_momentum():
+    layer = torch.nn.Linear(6, 4)
+    mask = torch.rand(4, 6, generator=torch.Generator().manual_seed(1)) > 0.5
+    masking = MaskedParameters({"w": layer.weight}, {"w": mask})
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9, weight_decay=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        layer(torch.randn(8, 6)).pow(2).sum().backward()
+        assert torch.all(layer.weight.grad[~mask] == 0)
+        opt.step()
+        masking.after_step(layer)
+    assert torch.all(opt.state[layer.weight]["momentum_buffer"][~mask] == 0)
+    assert torch.equal(layer.weight.detach() != 0, mask)
+    masking.close()
+
+
+def test_dynamic_sparsity_keeps_the_count_and_moves_the_mask():
+    g = torch.Generator().manual_seed(0)
+    weights = {
+        "a": torch.nn.Parameter(torch.randn(20, 10)),
+        "b": torch.nn.Parameter(torch.ones(50)),
+    }
+    masks = {"a": torch.rand(20, 10, generator=g) < 0.2, "b": torch.rand(50, generator=g) < 0.2}
+    total = sum(int(m.sum()) for m in masks.values())
+    for redistribution in ("none", "magnitude"):
+        dst = DynamicSparsity(
+            weights,
+            {k: m.clone() for k, m in masks.items()},
+            prune_rate=0.25,
+            interval=1,
+            total_steps=10,
+            redistribution=redistribution,
+            generator=torch.Generator().manual_seed(1),
+        )
+        before = {k: ~d.clone() for k, d in dst.dead.items()}
+        dst.after_step(None)
+        after = {k: ~d for k, d in dst.dead.items()}
+        assert sum(int(m.sum()) for m in after.values()) == total
+        assert any(not torch.equal(before[k], after[k]) for k in after)
+        if redistribution == "none":
+            assert all(int(before[k].sum()) == int(after[k].sum()) for k in after)
+        else:  # "b" holds the larger magnitudes (all ones): it gains regrowth
+            assert int(after["b"].sum()) > int(before["b"].sum())
+        dst.close()
+
+
+def test_flash_rejects_bad_options():
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        Flash({"method": {"warmup_epochs": -1}, "sparsity": 0.9})
+    with pytest.raises(ConfigError, match="upload"):
+        Flash({"method": {}, "sparsity": 0.9, "upload": "delta_topk"})
+
+
+# ------------------------------------------------------------ client / server
+def test_round2_clients_upload_the_received_support(tmp_path, data_dir):
+    cfg = tiny_cfg(tmp_path, data_dir, "method=flash", "sparsity=0.9", "momentum=0.9", "rounds=4")
+    server = FederatedServer(cfg)
+    server.apply_updates(1, round_one_updates(server, [0, 1, 2]))
+    received = server.global_arrays()
+    task = get_task(cfg)
+    supports = []
+    for pid in (3, 4):
+        upload, metrics = run_client_round(task, pid, 2, received)
+        assert STAGE1_METRIC not in metrics
+        supports.append({k: upload[k] != 0 for k in task.parameter_keys})
+    for key in task.parameter_keys:  # every parameter, BatchNorm and biases included
+        assert (supports[0][key] == (received[key] != 0)).all(), key
+        assert (supports[1][key] == supports[0][key]).all(), key
+
+
+def test_flash_end_to_end_global_mask_is_fixed_after_round_1(tmp_path, data_dir):
+    cfg = tiny_cfg(tmp_path, data_dir, "method=flash", "sparsity=0.9", "rounds=4")
+    run_inprocess(cfg)
+    rows = read_rows(cfg)
+    assert rows[0]["sparsity_prunable"] == 0.0
+    rows = rows[1:]
+    assert [r["round"] for r in rows] == [1, 2, 3, 4]
+    task = get_task(cfg)
+    shapes = task.new_model().state_dict()
+    numel = sum(shapes[k].numel() for k in task.prunable_keys)
+    layers = len(task.prunable_keys)
+    first = rows[0]
+    # Per-array floors lose less than one entry per layer against the clients' exact (1 - S) N.
+    assert (
+        numel - round(0.9 * numel) - layers <= first["nnz_prunable"] <= numel - round(0.9 * numel)
+    )
+    for row in rows[1:]:
+        assert row["global_regrowth"] == 0
+        assert row["nnz_prunable"] == first["nnz_prunable"]
+        assert row["layer_sparsity"] == first["layer_sparsity"]
+        if row.get("client_mask_iou") is not None:
+            assert row["client_mask_iou"] == 1.0
+
+
+def test_flash_spdst_round1_reinitialises_with_exact_density_and_keeps_the_mask(tmp_path, data_dir):
+    cfg = tiny_cfg(
+        tmp_path,
+        data_dir,
+        "method=flash_spdst",
+        "sparsity=0.9",
+        "rounds=3",
+        "method.stage1_epochs=2",
+    )
+    server = FederatedServer(cfg)
+    task = get_task(cfg)
+    keys = task.prunable_keys
+    numel = sum(server.state[k].numel() for k in keys)
+    keep = numel - round(0.9 * numel)
+    updates = round_one_updates(server, [0, 1])
+    for u in updates:
+        assert u.metrics["dst_mask_updates"] > 0
+        assert sum(int(torch.count_nonzero(u.state[k])) for k in keys) <= keep
+        assert all(
+            torch.count_nonzero(u.state[k]) == u.state[k].numel() for k in ("classifier.bias",)
+        )
+    avg = fedavg_pseudo_gradients(
+        server.state, [u.state for u in updates], [u.num_examples for u in updates]
+    )
+    server.apply_updates(1, updates)
+    state = server.state
+    assert sum(int(torch.count_nonzero(state[k])) for k in keys) == keep
+    for key in keys:
+        kept = state[key] != 0
+        assert not torch.equal(state[key][kept], avg[key][kept])
+    # A fresh model: default BatchNorm statistics and zero biases, not the averaged ones.
+    mean_key = next(k for k in state if k.endswith("running_mean"))
+    assert torch.equal(state[mean_key], torch.zeros_like(state[mean_key]))
+    assert not torch.equal(avg[mean_key], state[mean_key])
+    assert torch.equal(state["classifier.bias"], torch.zeros_like(state["classifier.bias"]))
+
+    # End to end: density exactly 1 - S from round 1 on, and the mask never moves.
+    run_inprocess(cfg)
+    rows = read_rows(cfg)[1:]
+    assert [r["nnz_prunable"] for r in rows] == [keep] * 3
+    assert all(r["global_regrowth"] == 0 for r in rows[1:])
+    assert rows[1]["layer_sparsity"] == rows[0]["layer_sparsity"] == rows[2]["layer_sparsity"]

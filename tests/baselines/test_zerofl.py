@@ -1,0 +1,262 @@
+"""ZeroFL (METHOD.md 7.3): dense first layer, in-place weight Top-K, fixed activation Top-K."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from inprocess_grid import run_inprocess
+from torch import nn
+
+from baselines.zerofl import ZeroFL
+from sparsyfed.config import compose_config, validate
+from sparsyfed.core.training import LocalTraining
+from sparsyfed.methods.sparsyfed import SparsyFed
+from sparsyfed.nn.init import init_weights
+from sparsyfed.nn.layers import SparseLayerMixin, prunable_layers, sparse_layers
+
+S = 0.75  # 192-weight convs and a 32-weight linear layer: S * numel is an integer
+
+
+def _net() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv1d(2, 8, 3, padding=1, bias=False),
+        nn.ReLU(),
+        nn.Conv1d(8, 8, 3, padding=1, bias=False),
+        nn.ReLU(),
+        nn.Conv1d(8, 8, 3, padding=1, bias=True),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        nn.Linear(8, 4),
+    )
+
+
+def _cfg(sparsity: float = S, **method) -> dict:
+    return {"method": {"name": "zerofl", **method}, "beta": 1.0, "sparsity": sparsity}
+
+
+def _model(method: ZeroFL, seed: int = 1) -> nn.Module:
+    model = method.prepare_model(_net())
+    init_weights(model, torch.Generator().manual_seed(seed))
+    return model
+
+
+def _data(n: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 2, 12, generator=g), torch.randint(0, 4, (n,), generator=g)
+
+
+class _Recorder:
+    """Forward (pre-)hooks on every conv/linear layer, active in training mode only."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.before: dict[str, list[torch.Tensor]] = {}
+        self.after: dict[str, list[torch.Tensor]] = {}
+        self.thresholds: dict[str, list[torch.Tensor | None]] = {}
+        for name, layer in prunable_layers(model):
+            self.before[name], self.after[name], self.thresholds[name] = [], [], []
+            layer.register_forward_pre_hook(self._pre(name))
+            layer.register_forward_hook(self._post(name))
+
+    def _pre(self, name):
+        def hook(module, _args):
+            if module.training:
+                self.before[name].append(module.weight.detach().clone())
+
+        return hook
+
+    def _post(self, name):
+        def hook(module, _args, _out):
+            if module.training:
+                self.after[name].append(module.weight.detach().clone())
+                t = getattr(module, "_weight_threshold", None)
+                self.thresholds[name].append(None if t is None else t.clone())
+
+        return hook
+
+
+def test_first_layer_stays_plain_and_dense_others_are_wrapped():
+    method = ZeroFL(_cfg())
+    model = _model(method)
+    layers = list(prunable_layers(model))
+    assert type(layers[0][1]) is nn.Conv1d  # not the wrapped class
+    assert all(isinstance(layer, SparseLayerMixin) for _, layer in layers[1:])
+    assert [name for name, _ in sparse_layers(model)] == [name for name, _ in layers[1:]]
+    rec = _Recorder(model)
+    x, y = _data()
+    method.train(model, x, y, LocalTraining(lr=0.1, batch_size=16, epochs=2))
+    first = layers[0][0]
+    assert len(rec.after[first]) == 8
+    for w in rec.after[first]:
+        assert torch.count_nonzero(w) == w.numel()  # never pruned in the forward
+    for name, _ in layers[1:]:
+        w = rec.after[name][0]
+        assert (w == 0).sum() > 0, name
+
+
+@pytest.mark.parametrize("sparsity", [0.75, 0.9])
+def test_forward_weights_exactly_s_sparse_and_conv_reuses_first_threshold(sparsity):
+    method = ZeroFL(_cfg(sparsity))
+    model = _model(method)
+    rec = _Recorder(model)
+    x, y = _data()
+    metrics = method.train(model, x, y, LocalTraining(lr=0.2, batch_size=16, epochs=2))
+    for name, layer in sparse_layers(model):
+        first = rec.after[name][0]
+        numel = first.numel()
+        # Exactly S sparsity at the first batch, written as +0.0.
+        assert int((first == 0).sum()) == round(sparsity * numel), name
+        assert not torch.signbit(first[first == 0]).any(), name
+        if isinstance(layer, nn.Linear):
+            # Recomputed on every forward: exactly S sparse every time, no cache.
+            assert all(t is None for t in rec.thresholds[name])
+            for w in rec.after[name]:
+                assert int((w == 0).sum()) == round(sparsity * numel), name
+        else:
+            t0 = rec.thresholds[name][0]
+            assert t0 is not None
+            # The first batch's threshold is the (numel - k + 1)-th smallest magnitude.
+            keep = numel - round(sparsity * numel)
+            expected = rec.before[name][0].abs().flatten().kthvalue(numel - keep + 1).values
+            assert torch.equal(t0, expected)
+            for before, after, t in zip(
+                rec.before[name], rec.after[name], rec.thresholds[name], strict=True
+            ):
+                assert torch.equal(t, t0), name  # reused, not recomputed
+                assert torch.equal(after, before.masked_fill(before.abs() < t0, 0.0)), name
+        # The reported forward weight density is the mean over the training forwards.
+        mean_density = np.mean([float(torch.count_nonzero(w)) / numel for w in rec.after[name]])
+        assert metrics[f"weight_density/{name}"] == pytest.approx(mean_density)
+    assert not any(k.endswith(f"/{next(iter(rec.after))}") for k in metrics)  # no first layer
+
+
+def test_activation_keep_is_fixed_one_minus_s_regardless_of_weight_sparsity():
+    method = ZeroFL(_cfg(act_threshold="first_batch"))
+    sparsyfed = SparsyFed({"method": {"name": "sparsyfed"}, "beta": 1.25, "sparsity": S})
+    x, y = _data(48)
+    hp = LocalTraining(lr=0.05, batch_size=16)
+    # Received weights: dense (round 1) and 90% zeros in one conv (more than S).
+    for zero_fraction in (0.0, 0.9):
+        model = _model(method)
+        dense_sf = _model(sparsyfed)
+        conv = next(layer for _, layer in sparse_layers(model))
+        with torch.no_grad():
+            conv.weight[torch.rand(conv.weight.shape) < zero_fraction] = 0.0
+        metrics = method.train(model, x, y, hp)
+        for name, layer in sparse_layers(model):
+            assert layer.last_keep_fraction == 1 - S, name
+            assert metrics[f"act_keep/{name}"] == 1 - S, name
+            if isinstance(layer, nn.Linear):
+                # Linear layers prune each batch to ceil((1 - S) * B * F) entries.
+                nnz, numel = layer._act_nnz
+                assert int(nnz) == math.ceil((1 - S) * numel)
+            else:
+                assert layer._act_threshold is not None  # cached per round
+        # SparsyFed derives the keep fraction from the weights: dense weights, no pruning.
+        sf_metrics = sparsyfed.train(dense_sf, x, y, hp)
+        assert all(v == 1.0 for k, v in sf_metrics.items() if k.startswith("act_keep/"))
+
+
+def test_pruned_weights_get_gradients_and_regrow():
+    method = ZeroFL(_cfg())
+    model = _model(method)
+    model.train()
+    x, y = _data(16)
+    nn.functional.cross_entropy(model(x), y).backward()
+    for name, layer in sparse_layers(model):
+        pruned = layer.weight.detach() == 0
+        assert pruned.sum() == round(S * layer.weight.numel())
+        # Dense gradient: the pruned weights get (non-zero) gradients too.
+        assert torch.count_nonzero(layer.weight.grad[pruned]) > 0, name
+
+    method = ZeroFL(_cfg())
+    model = _model(method)
+    rec = _Recorder(model)
+    x, y = _data(96)
+    # Regrowth needs an SGD step larger than the kept magnitudes' threshold, so a
+    # large learning rate and small batches (the loss stays finite).
+    metrics = method.train(model, x, y, LocalTraining(lr=2.0, batch_size=4, weight_decay=0.0))
+    assert np.isfinite(metrics["train_loss"])
+    for name, layer in sparse_layers(model):
+        first_zero = rec.after[name][0] == 0
+        # Some weights zeroed at the first batch are back in a later forward
+        # (SparsyFed with beta > 1 never regrows: tests/test_layers.py).
+        regrown = [int((w[first_zero] != 0).sum()) for w in rec.after[name][1:]]
+        assert max(regrown) > 0, name
+        if not isinstance(layer, nn.Linear):
+            # ... because SGD moved them past the cached threshold.
+            t0 = rec.thresholds[name][0]
+            assert all(torch.all(w[w != 0].abs() >= t0) for w in rec.after[name])
+
+
+@pytest.mark.parametrize("mask_ratio", [0.0, 0.1])
+def test_upload_has_exactly_s_minus_mask_ratio_zeros(mask_ratio):
+    sparsity = 0.9
+    method = ZeroFL(_cfg(sparsity, mask_ratio=mask_ratio))
+    model = _model(method)
+    received = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = _data()
+    hp = LocalTraining(lr=0.2, batch_size=16)
+    method.train(model, x, y, hp)
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    # Shrink part of the (dense) first layer so the global threshold reaches it.
+    stem = model[0].weight
+    with torch.no_grad():
+        stem[:4] *= 1e-3
+    upload = method.make_update(model, received, hp)
+    keys = [f"{name}.weight" for name, _ in prunable_layers(model)]
+    numel = sum(upload[k].numel() for k in keys)
+    zeros = sum(int((upload[k] == 0).sum()) for k in keys)
+    assert zeros == round((sparsity - mask_ratio) * numel)
+    # The first layer is part of the upload prune, and pruned entries are +0.0.
+    assert torch.all(upload[keys[0]][:4] == 0)
+    for k in keys:
+        assert not torch.signbit(upload[k][upload[k] == 0]).any(), k
+    # Biases are never pruned.
+    assert torch.equal(upload["4.bias"], trained["4.bias"])
+
+
+@pytest.mark.parametrize("bad", [-0.1, 0.95, "x", None])
+def test_mask_ratio_outside_zero_to_s_is_rejected(bad):
+    with pytest.raises(ValueError, match=r"method\.mask_ratio"):
+        ZeroFL(_cfg(0.9, mask_ratio=bad))
+
+
+def test_beta_other_than_one_is_rejected():
+    with pytest.raises(ValueError, match="beta"):
+        ZeroFL({**_cfg(), "beta": 1.25})
+
+
+def test_end_to_end_inprocess_run(tmp_path):
+    cfg = compose_config(
+        [
+            "method=zerofl",
+            "sparsity=0.9",
+            "dataset.num_samples=1500",
+            "num_clients=8",
+            "clients_per_round=3",
+            "rounds=2",
+            "model.width=16",
+            "model.depth=4",
+            "partition.alpha=0.5",
+            f"data_dir={tmp_path / 'data'}",
+        ]
+    )
+    cfg["output_dir"] = str(tmp_path / "run")
+    validate(cfg)
+    assert cfg["method"]["impl"] == "baselines.zerofl:ZeroFL" and cfg["beta"] == 1.0
+    summary = run_inprocess(cfg)
+    assert np.isfinite(summary["final_accuracy"])
+    with open(tmp_path / "run" / "metrics.jsonl") as fh:
+        rows = [json.loads(line) for line in fh][1:]
+    assert [r["round"] for r in rows] == [1, 2]
+    for row in rows:
+        assert np.isfinite(row["accuracy"])
+        keep = row["act_keep_fraction"]
+        assert keep and all(v == pytest.approx(0.1) for v in keep.values())
+        assert "features.0.0" not in keep  # the first layer is not wrapped
+        # FedAvg of uploads at exactly 90% prunable sparsity: at most 90% sparse.
+        assert 0.5 < row["sparsity_prunable"] <= 0.9 + 1e-9
