@@ -18,14 +18,11 @@ from typing import Any
 from sparsyfed.core.training import LR_SCHEDULES
 from sparsyfed.data.partition import PARTITION_SCHEMES
 from sparsyfed.upload.steps import UPLOAD_MODES
+from sparsyfed.validation import ConfigError
 
 GROUPS = ("dataset", "model", "method", "experiment")
 SPECTRAL_BETA = -1.0  # sentinel of the hyper-parameter-free variant (METHOD.md section 8)
 WANDB_MODES = ("disabled", "offline", "online")
-
-
-class ConfigError(ValueError):
-    """A config value is invalid; the message names the key, the value and what is allowed."""
 
 
 def conf_dir() -> Path:
