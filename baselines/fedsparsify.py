@@ -1,4 +1,4 @@
-"""FedSparsify (Stripelis et al. 2022, "Purge-Merge-Tune"), METHOD.md section 9.
+"""FedSparsify (Stripelis et al. 2022, "Purge-Merge-Tune"), docs/methods.md section 11.
 
 Progressive magnitude pruning to the target sparsity ``S_T`` (top-level
 ``sparsity``) over the run's ``rounds`` with the schedule of
@@ -24,18 +24,20 @@ zeros (unless more were already there).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from sparsyfed.core.context import RoundContext
 from sparsyfed.core.training import LocalTraining, train_sgd
 from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
-from sparsyfed.methods.base import ClientUpdate, Method, State
-from sparsyfed.nn.layers import prunable_layers, prunable_weight_names
+from sparsyfed.methods.base import ClientUpdate, Method, MethodSettings, Option, State
+from sparsyfed.metrics.values import Metrics
+from sparsyfed.nn.layers import prunable_layers
 from sparsyfed.sparse.topk import global_magnitude_prune_
+from sparsyfed.validation import fail
 
 
 def sparsity_schedule(
@@ -135,69 +137,53 @@ def majority_vote_merge(
 class _FedSparsify(Method):
     """Shared parts of both variants: the schedule, the mask during training, plain layers.
 
-    Options read from ``cfg["method"]``: ``schedule_exponent`` (n, default 3),
-    ``frequency`` (F, default 1), ``start_round`` (t0, default 1) and
-    ``initial_sparsity`` (S_0, default 0.0). ``sparsity`` is S_T and ``rounds``
-    is T.
+    Options (``method.*``): ``schedule_exponent`` (n), ``frequency`` (F),
+    ``start_round`` (t0) and ``initial_sparsity`` (S_0). ``sparsity`` is S_T
+    and the run's ``rounds`` is T.
     """
 
     uses_sparsity = True
+    option_specs: ClassVar[dict[str, Option]] = {
+        "schedule_exponent": Option(float, lambda v: v > 0, "it must be > 0"),
+        "frequency": Option(int, lambda v: v >= 1, "it must be an integer >= 1"),
+        "start_round": Option(int, lambda v: v >= 0, "it must be an integer >= 0"),
+        "initial_sparsity": Option(float, allowed="it must lie in [0, sparsity]"),
+    }
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        super().__init__(cfg)
-        self.beta = 1.0
-        self.exponent = float(self.options.get("schedule_exponent", 3))
-        self.frequency = int(self.options.get("frequency", 1))
-        self.start_round = int(self.options.get("start_round", 1))
-        self.initial_sparsity = float(self.options.get("initial_sparsity", 0.0))
-        self.total_rounds = int(cfg["rounds"])
-        if not (math.isfinite(self.exponent) and self.exponent > 0):
-            raise ValueError(f"method.schedule_exponent={self.exponent!r} must be > 0")
-        if self.frequency < 1:
-            raise ValueError(f"method.frequency={self.frequency!r} must be an integer >= 1")
-        if self.start_round < 0:
-            raise ValueError(f"method.start_round={self.start_round!r} must be >= 0")
-        if not 0.0 <= self.initial_sparsity <= self.sparsity:
-            raise ValueError(
-                f"method.initial_sparsity={self.initial_sparsity!r} must lie in "
-                f"[0, sparsity={self.sparsity}]"
+    @classmethod
+    def check_settings(cls, settings: MethodSettings) -> None:
+        """``initial_sparsity`` must lie in ``[0, sparsity]``."""
+        initial = settings.options["initial_sparsity"]
+        if not 0.0 <= initial <= settings.sparsity:
+            fail(
+                "method.initial_sparsity",
+                initial,
+                f"it must lie in [0, sparsity={settings.sparsity}]",
             )
-        self._prunable_keys: list[str] | None = None
 
-    def target_at(self, server_round: int) -> float:
+    def target_at(self, ctx: RoundContext) -> float:
         """The schedule's sparsity ``s_t`` of a round."""
         return sparsity_schedule(
-            server_round,
+            ctx.round,
             self.sparsity,
-            self.total_rounds,
-            n=self.exponent,
-            frequency=self.frequency,
-            start_round=self.start_round,
-            initial=self.initial_sparsity,
+            ctx.total_rounds,
+            n=self.options["schedule_exponent"],
+            frequency=self.options["frequency"],
+            start_round=self.options["start_round"],
+            initial=self.options["initial_sparsity"],
         )
 
-    def purges_in(self, server_round: int) -> bool:
+    def purges_in(self, ctx: RoundContext) -> bool:
         """Whether the mask is enforced and a purge happens in this round (``t > t0``)."""
-        return server_round > self.start_round
+        return ctx.round > self.options["start_round"]
 
-    def prepare_model(self, model: nn.Module) -> nn.Module:
-        """Keep plain layers; remember which ``state_dict`` keys are prunable."""
-        self._prunable_keys = prunable_weight_names(model)
-        return model
-
-    @property
-    def prunable_keys(self) -> list[str]:
-        """Keys of the conv/linear weights (known once a model was built)."""
-        if self._prunable_keys is None:
-            raise RuntimeError("no model was built with this method yet (prepare_model not called)")
-        return self._prunable_keys
-
-    def train(self, model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining) -> dict[str, float]:
+    def train(
+        self, model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining, ctx: RoundContext
+    ) -> Metrics:
         """Local SGD; from round ``t0 + 1`` on under the received model's binary mask."""
-        keep_mask = _mask_hook(model) if self.purges_in(hp.server_round) else None
+        keep_mask = _mask_hook(model) if self.purges_in(ctx) else None
         metrics = train_sgd(model, x, y, hp, after_step=keep_mask)
-        metrics["schedule_sparsity"] = self.target_at(hp.server_round)
-        return metrics
+        return metrics.mean("schedule_sparsity", self.target_at(ctx))
 
 
 def _mask_hook(model: nn.Module) -> Callable[[nn.Module], None]:
@@ -224,18 +210,20 @@ class FedSparsifyGlobal(_FedSparsify):
     The merge is the base aggregation (sample-weighted FedAvg; ``server_lr``
     and ``server_momentum`` apply as for every method). With any ``server_lr``
     the masked entries stay zero; with server momentum they may not, and the purge
-    then picks the ``round(s_t * N)`` smallest entries afresh.
+    then picks the ``round(s_t * N)`` smallest entries afresh. Clients do not
+    prune (their upload sparsity is 0), so ``upload=delta_topk`` sends the
+    dense delta of the masked weights.
     """
 
-    def upload_sparsity(self, hp: LocalTraining) -> float:
+    def upload_sparsity(self, ctx: RoundContext) -> float:
         """No client-side purge: the server purges after FedAvg."""
         return 0.0
 
-    def after_aggregate(self, global_state: State, server_round: int) -> State:
+    def after_aggregate(self, global_state: State, ctx: RoundContext) -> State:
         """Purge the merged model to ``s_t`` with one global magnitude threshold."""
-        if self.purges_in(server_round):
+        if self.purges_in(ctx):
             global_magnitude_prune_(
-                [global_state[k] for k in self.prunable_keys], self.target_at(server_round)
+                [global_state[k] for k in self.model_spec.prunable_keys], self.target_at(ctx)
             )
         return global_state
 
@@ -243,36 +231,30 @@ class FedSparsifyGlobal(_FedSparsify):
 class FedSparsifyLocal(_FedSparsify):
     """FedSparsify-Local: masked local training, client purge to ``s_t``, Majority Voting.
 
-    The merge is a weight merge, so it is incompatible with ``server_lr != 1``,
-    ``server_momentum > 0`` and ``upload: delta_topk``; these raise. With
-    ``K >= 4`` clients per round the vote can zero more entries than any one
-    client did, so the next round's clients may hold more than
-    ``round(s_t * N)`` zeros (the mask is never relaxed).
+    The merge is a weight merge: it declares ``upload=weights`` only and no
+    server optimizer (``server_lr = 1``, no momentum). With ``K >= 4``
+    clients per round the vote can zero more entries than any one client did,
+    so the next round's clients may hold more than ``round(s_t * N)`` zeros
+    (the mask is never relaxed).
     """
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        super().__init__(cfg)
-        momentum = float(cfg.get("server_momentum", 0.0))
-        if self.server_lr != 1.0 or momentum != 0.0:
-            raise ValueError(
-                "fedsparsify_local merges weights by Majority Voting: it needs server_lr=1.0 "
-                f"and server_momentum=0.0, got {self.server_lr} and {momentum}"
-            )
-        if str(cfg.get("upload", "weights")) != "weights":
-            raise ValueError(
-                f"fedsparsify_local needs upload=weights (got {cfg.get('upload')!r}): "
-                "the clients' purge is their upload rule"
-            )
+    upload_modes = ("weights",)
+    server_optimizer = False
 
-    def upload_sparsity(self, hp: LocalTraining) -> float:
+    def upload_sparsity(self, ctx: RoundContext) -> float:
         """Purge the local model to ``s_t`` (global magnitude over its prunable weights)."""
-        return self.target_at(hp.server_round) if self.purges_in(hp.server_round) else 0.0
+        return self.target_at(ctx) if self.purges_in(ctx) else 0.0
 
     def aggregate(
-        self, global_state: Mapping[str, Tensor], updates: Sequence[ClientUpdate]
+        self,
+        global_state: Mapping[str, Tensor],
+        updates: Sequence[ClientUpdate],
+        ctx: RoundContext,
     ) -> State:
         """Majority Voting on the prunable weights, weighted average elsewhere."""
         merged = majority_vote_merge(
-            [u.state for u in updates], [u.num_examples for u in updates], self.prunable_keys
+            [u.state for u in updates],
+            [u.num_examples for u in updates],
+            self.model_spec.prunable_keys,
         )
         return {k: merged[k].to(v.dtype) for k, v in global_state.items()}

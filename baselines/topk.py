@@ -1,4 +1,4 @@
-"""Top-K: dense local training, global magnitude Top-K of the upload, FedAvg (METHOD.md 7.2).
+"""Top-K: dense local training, global magnitude Top-K of the upload, FedAvg (docs/methods.md 7).
 
 The "ResNet-18" column of the SparsyFed paper. Plain layers (beta = 1), so a
 weight pruned by the upload regrows as soon as it gets a gradient.
@@ -6,19 +6,10 @@ weight pruned by the upload regrows as soon as it gets a gradient.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from sparsyfed.methods.sparsyfed import SparsyFed
+from sparsyfed.methods.base import Method
 
 
-class TopK(SparsyFed):
-    """SparsyFed's upload pruning on plain dense training (no Powerprop, no activation Top-K)."""
+class TopK(Method):
+    """Plain dense training; the shared upload step prunes the upload to ``sparsity``."""
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        super().__init__(cfg)
-        self.beta = 1.0
-        self.act_pruning = False
-
-    def prepare_model(self, model):  # noqa: D102
-        return model
+    uses_sparsity = True

@@ -27,7 +27,8 @@ from torchvision.models import resnet18
 
 from sparsyfed.wire.bounds import sparse_bound_bits
 from sparsyfed.wire.codec import decode_array, encode_array, payload_info
-from sparsyfed.wire.payload import decode_state, encode_state, payload_report
+from sparsyfed.wire.message import decode_state, encode_state
+from sparsyfed.wire.report import payload_report
 
 UNCONDITIONAL = ("dense", "bitmap", "coo", "csr", "ef", "golomb")
 
@@ -206,11 +207,12 @@ def main() -> None:
             seconds = time.perf_counter() - start
             reports[joint] = (payload_report(decoded, blobs, references=refs), seconds)
         (rj, sj), (rr, _) = reports[True], reports[False]
-        bound = rj["support_position_bound_bits"]
-        code_j, code_r = rj["support_position_code_bits"], rr["support_position_code_bits"]
+        bound = rj.conditional.support_position_bound_bits
+        code_j = rj.conditional.support_position_code_bits
+        code_r = rr.conditional.support_position_code_bits
         print(
-            f"| {drop} | {bound:,.0f} | {code_j:,} | {code_j / bound:.4f} | {rj['bytes']:,} "
-            f"| {sj:.3f} | {code_r:,} | {code_r / bound:.4f} | {rr['bytes']:,} |"
+            f"| {drop} | {bound:,.0f} | {code_j:,} | {code_j / bound:.4f} | {rj.bytes:,} "
+            f"| {sj:.3f} | {code_r:,} | {code_r / bound:.4f} | {rr.bytes:,} |"
         )
         checks.append(
             (

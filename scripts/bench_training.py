@@ -28,7 +28,9 @@ from sparsyfed.sparse.topk import global_magnitude_prune_
 
 
 def make(kind: str, sparsity: float, seed: int = 0) -> torch.nn.Module:
-    model = build_model(compose_config([])["model"], (1, 40), 10)
+    block = compose_config([])["model"]
+    options = {k: v for k, v in block.items() if k != "name"}
+    model = build_model(block["name"], options, (1, 40), 10)
     if kind != "dense":
         wrap_layers(model, beta=1.25, act_pruning=kind == "sparsyfed")
     init_weights(model, torch.Generator().manual_seed(seed))

@@ -41,7 +41,7 @@ def _mean_std(values: list[float], fmt: str = ".3f") -> str:
 
 def run_stats(run: dict, from_round: int) -> dict:
     rows = [r for r in run["rows"] if r["round"] > 0]
-    target = run["cfg"]["sparsity"] if run["summary"]["method"] != "fedavg" else 0.0
+    target = run["summary"]["sparsity_target"] or 0.0  # None: the method does not prune
     late = [r for r in rows if r["round"] >= from_round] or rows
     up = sum(r["uplink_bytes"] for r in rows)
     up_dense = sum(r["uplink_dense_bytes"] for r in rows)
@@ -100,7 +100,7 @@ def main() -> None:
         s, cfg = run["summary"], run["cfg"]
         values = (cfg.get("wire") or {}).get("values", "raw")
         method = s["method"] if values == "raw" else f"{s['method']} ({values} uplink)"
-        key = (s["dataset"], method, cfg["beta"], s["sparsity_target"] if s["method"] != "fedavg" else 0.0,
+        key = (s["dataset"], method, s["beta"], s["sparsity_target"] or 0.0,
                cfg["partition"]["alpha"], cfg["rounds"])  # fmt: skip
         groups[key].append(run_stats(run, args.from_round))
     if args.compact:

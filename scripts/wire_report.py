@@ -39,8 +39,11 @@ def report(run_dir: Path) -> bool:
     print("|---|---|---|---|---|---|---|---|---|---|")
     ok_bytes = ok_positions = True
     for r in rows:
-        sent = r["uplink_bytes_per_client"]
-        best = r["uplink_best_unconditional_bytes_per_client"]
+        # Per-client values are keyed by partition id, in the order of `clients`.
+        sent = list(r["uplink_bytes_per_client"].values())
+        best = [
+            r["uplink_best_unconditional_bytes_per_client"][p] for p in r["uplink_bytes_per_client"]
+        ]
         pos_bound = r["uplink_support_position_bound_bits"]
         code = r["uplink_support_position_code_bits"]
         padded = r["uplink_support_position_bits"]

@@ -72,17 +72,23 @@ class InProcessGrid(Grid):
         return self.pull_messages(self.push_messages(messages))
 
 
-def run_inprocess(cfg: dict, corrupt: dict | None = None) -> dict:
-    """Run :func:`sparsyfed.flower.server_app.run_server` on an :class:`InProcessGrid`."""
+def run_inprocess(cfg, corrupt: dict | None = None) -> dict:
+    """Run :func:`sparsyfed.flower.server_app.run_server` on an :class:`InProcessGrid`.
+
+    ``cfg`` is a :class:`~sparsyfed.config.RunConfig` (or a composed plain dict).
+    """
     from flwr.supercore.task_identity import TaskIdentity
 
+    from sparsyfed.config import RunConfig, load_config
     from sparsyfed.flower.client_app import app as client_app
     from sparsyfed.flower.server_app import run_server
 
+    if not isinstance(cfg, RunConfig):
+        cfg = load_config(cfg)
     saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 0
     try:
-        grid = InProcessGrid(client_app, int(cfg["num_clients"]), corrupt)
+        grid = InProcessGrid(client_app, cfg.num_clients, corrupt)
         return run_server(grid, cfg)
     finally:
         TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved

@@ -1,4 +1,4 @@
-"""One client's round, free of Flower: load the global state, train, make the upload."""
+"""One client's round, free of Flower: load the global state, train, make and encode the upload."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from sparsyfed.core.task import Task, derive_seed
-from sparsyfed.core.training import LocalTraining, evaluate, lr_at_round
+from sparsyfed.core.context import RoundContext
+from sparsyfed.core.messages import (
+    EvaluateInstruction,
+    EvaluateReply,
+    TrainInstruction,
+    TrainReply,
+)
+from sparsyfed.core.task import Task
+from sparsyfed.core.training import evaluate
 from sparsyfed.metrics.flops import (
     activation_densities,
     dense_training_flops,
@@ -16,29 +23,29 @@ from sparsyfed.metrics.flops import (
     weight_densities,
 )
 from sparsyfed.metrics.masks import local_regrowth
-from sparsyfed.upload.steps import delta_topk, is_delta
+from sparsyfed.metrics.values import Metrics
+from sparsyfed.nn.layers import reset_activation_state, sparse_layers
+from sparsyfed.upload.steps import make_upload
+from sparsyfed.upload.transport import encode_uplink
+from sparsyfed.wire.message import decode_state, encode_state
 
 
-def local_training(task: Task, partition_id: int, server_round: int) -> LocalTraining:
-    """The local hyper-parameters of one client in one round (seeded per client and round)."""
-    cfg = task.cfg
-    return LocalTraining(
-        lr=lr_at_round(server_round, cfg["lr"], int(cfg["rounds"])),
-        epochs=int(cfg["local_epochs"]),
-        batch_size=int(cfg["batch_size"]),
-        weight_decay=float(cfg["weight_decay"]),
-        momentum=float(cfg["momentum"]),
-        seed=derive_seed(int(cfg["seed"]), server_round, partition_id),
-        server_round=server_round,
-        total_rounds=int(cfg["rounds"]),
-        prox_mu=float(cfg.get("prox_mu", 0.0)),
-        augment=bool(task.dataset.augment),
-    )
+def _load(task: Task, state: Mapping[str, np.ndarray]) -> torch.nn.Module:
+    """A fresh model of the task holding ``state``, on the task's device."""
+    model = task.new_model()
+    model.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in state.items()})
+    reset_activation_state(model)
+    return model.to(task.device)
+
+
+def _check_partition(task: Task, partition_id: int) -> None:
+    if not 0 <= partition_id < len(task.partitions):
+        raise ValueError(f"partition-id={partition_id} outside [0, {len(task.partitions)})")
 
 
 def run_client_round(
-    task: Task, partition_id: int, server_round: int, received: Mapping[str, np.ndarray]
-) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    task: Task, ctx: RoundContext, partition_id: int, received: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], int, Metrics]:
     """Train one client on the received global state and return its upload.
 
     A fresh model is built every call, so no per-layer state survives from one
@@ -48,85 +55,99 @@ def run_client_round(
     ----------
     task : Task
         The run's dataset, partitions and method.
+    ctx : RoundContext
+        The round (learning rate, seed streams).
     partition_id : int
         The client's partition.
-    server_round : int
-        The 1-indexed server round (sets the learning rate and the seed).
     received : mapping of str to ndarray
         The decoded global model state.
 
     Returns
     -------
     upload : dict of str to ndarray
-        The state to send to the server (already sparsified by the method).
-    metrics : dict of str to float
-        ``num_examples``, training loss/accuracy and method metrics.
+        The state to send (sparsified by the shared upload step).
+    num_examples : int
+        The client's training samples.
+    metrics : Metrics
+        Training metrics, the method's own, regrowth, FLOPs and per-layer
+        activation statistics of the wrapped layers.
 
     """
-    if not 0 <= partition_id < len(task.partitions):
-        raise ValueError(f"partition-id={partition_id} outside [0, {len(task.partitions)})")
-    model = task.new_model()
+    _check_partition(task, partition_id)
+    model = _load(task, received)
     received_t = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in received.items()}
-    model.load_state_dict(received_t)
-    model.to(task.device)
     x, y = task.client_data(partition_id)
-    hp = local_training(task, partition_id, server_round)
-    metrics = task.method.train(model, x, y, hp)
-    metrics["lr"] = hp.lr
+    hp = task.local_training(ctx, partition_id)
+    method = task.method
+    metrics = method.train(model, x, y, hp, ctx)
     trained = model.state_dict()
-    metrics["local_regrowth"] = local_regrowth(received_t, trained, task.prunable_keys)
-    metrics |= _flop_metrics(task, model, metrics, hp)
-    if is_delta(str(task.cfg.get("upload", "weights"))):
-        upload = delta_topk(
-            model.state_dict(), received_t, task.method.sparsity, task.prunable_keys
-        )
-    else:
-        upload = task.method.make_update(model, received_t, hp)
-    metrics["local_regrowth_after_prune"] = local_regrowth(received_t, upload, task.prunable_keys)
-    return {k: v.detach().cpu().numpy() for k, v in upload.items()}, metrics
+    keys = task.prunable_keys
+    metrics.mean("local_regrowth", local_regrowth(received_t, trained, keys))
+    metrics.update(layer_metrics(model))
+    _flop_metrics(task, model, metrics, len(y) * hp.epochs)
+    upload = make_upload(trained, received_t, method.upload_sparsity(ctx), keys, task.cfg.upload)
+    metrics.mean("local_regrowth_after_prune", local_regrowth(received_t, upload, keys))
+    return {k: v.detach().cpu().numpy() for k, v in upload.items()}, len(y), metrics
+
+
+def layer_metrics(model: torch.nn.Module) -> Metrics:
+    """Activation keep fraction and realised input density of every wrapped layer.
+
+    Layers with an in-place weight Top-K (ZeroFL) also report the mean density
+    of their forward weights over the round. Empty for a model without wrapped
+    layers.
+    """
+    metrics = Metrics()
+    layers = list(sparse_layers(model))
+    if not layers:
+        return metrics
+    metrics.layer_mean("act_keep_fraction", {n: la.last_keep_fraction for n, la in layers})
+    metrics.layer_mean("act_density", {n: la.last_act_density for n, la in layers})
+    forward = {n: la.mean_forward_weight_density for n, la in layers if la.weight_keep is not None}
+    if forward:
+        metrics.layer_mean("forward_weight_density", forward)
+    return metrics
 
 
 def _flop_metrics(
-    task: Task, model: torch.nn.Module, metrics: dict[str, float], hp: LocalTraining
-) -> dict[str, float]:
-    """Training FLOPs of this round (METHOD.md 13.6) and the dense equivalent.
+    task: Task, model: torch.nn.Module, metrics: Metrics, default_samples: int
+) -> None:
+    """Training FLOPs of this round (docs/methods.md, Metrics) and the dense equivalent.
 
-    Weight densities are the ones a method reports (``weight_density/<layer>``,
-    e.g. ZeroFL's forward Top-K), else the trained weights' densities;
-    activation densities are the realised keep fractions of the last batch.
+    Weight densities are the forward ones where a layer prunes its weights in
+    the forward pass (ZeroFL), else the trained weights' densities; activation
+    densities are the keep fractions of the last batch.
     """
-    samples = metrics.get("samples_trained", metrics.get("num_examples", 0) * hp.epochs)
-    w_density = weight_densities(model) | {
-        k.removeprefix("weight_density/"): v
-        for k, v in metrics.items()
-        if k.startswith("weight_density/")
-    }
+    samples = metrics.value("samples_trained", default_samples)
+    w_density = weight_densities(model) | metrics.value("forward_weight_density", {})
     a_density = activation_densities(model)
-    return {
-        "train_flops": training_flops(task.layer_flops, w_density, a_density, samples),
-        "train_flops_dense": dense_training_flops(task.layer_flops, samples),
-    }
+    metrics.mean("train_flops", training_flops(task.layer_flops, w_density, a_density, samples))
+    metrics.mean("train_flops_dense", dense_training_flops(task.layer_flops, samples))
+
+
+def handle_train(task: Task, instruction: TrainInstruction) -> TrainReply:
+    """Answer a train instruction: decode, train, make the upload, encode it."""
+    ctx, pid = instruction.ctx, instruction.partition_id
+    received = decode_state(instruction.model)
+    upload, num_examples, metrics = run_client_round(task, ctx, pid, received)
+    wire = task.cfg.wire
+    residual = None
+    if wire.quantized and wire.error_feedback and instruction.client_state is not None:
+        residual = decode_state(instruction.client_state)
+    rng = np.random.default_rng(ctx.seeds.quantization(ctx.round, pid))
+    update, new_residual = encode_uplink(upload, received, wire, residual=residual, rng=rng)
+    # The residual lives on the upload's support, so it is kept encoded (sparse).
+    client_state = encode_state(new_residual) if new_residual else instruction.client_state
+    return TrainReply(pid, num_examples, update, metrics, client_state)
 
 
 @torch.no_grad()
-def evaluate_client(
-    task: Task, partition_id: int, received: Mapping[str, np.ndarray]
-) -> dict[str, float]:
-    """Evaluate the received global model on one client's test split (federated evaluation).
-
-    Returns
-    -------
-    dict
-        ``loss``, ``accuracy`` and ``num_examples`` of the client's test split,
-        which has the class mix of its training split.
-
-    """
-    if not 0 <= partition_id < len(task.test_partitions):
-        raise ValueError(f"partition-id={partition_id} outside [0, {len(task.test_partitions)})")
-    model = task.new_model()
-    model.load_state_dict(
-        {k: torch.from_numpy(np.array(v, copy=True)) for k, v in received.items()}
-    )
-    model.to(task.device)
-    x, y = task.client_test_data(partition_id)
-    return evaluate(model, x, y, int(task.cfg["eval_batch_size"])) | {"num_examples": len(y)}
+def handle_evaluate(task: Task, instruction: EvaluateInstruction) -> EvaluateReply:
+    """Evaluate the received global model on one client's test split (federated evaluation)."""
+    pid = instruction.partition_id
+    if not 0 <= pid < len(task.test_partitions):
+        raise ValueError(f"partition-id={pid} outside [0, {len(task.test_partitions)})")
+    model = _load(task, decode_state(instruction.model))
+    x, y = task.client_test_data(pid)
+    result = evaluate(model, x, y, task.cfg.eval_batch_size)
+    return EvaluateReply(pid, len(y), result["loss"], result["accuracy"])

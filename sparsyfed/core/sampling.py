@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 
 class ClientSampler:
@@ -35,3 +36,13 @@ class ClientSampler:
     def sample(self) -> list[int]:
         """Return the next round's partition ids, sorted."""
         return sorted(self._rng.sample(range(self.num_clients), self.per_round))
+
+    def state(self) -> list[Any]:
+        """The RNG position as JSON-able data (for checkpoints)."""
+        version, internal, gauss = self._rng.getstate()
+        return [version, list(internal), gauss]
+
+    def load_state(self, state: list[Any]) -> None:
+        """Continue from a position saved with :meth:`state`."""
+        version, internal, gauss = state
+        self._rng.setstate((int(version), tuple(int(x) for x in internal), gauss))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from sparsyfed.config.schema import RunConfig
+from sparsyfed.core.context import RoundContext
 from sparsyfed.core.sampling import ClientSampler
-from sparsyfed.core.task import Task, derive_seed
+from sparsyfed.core.task import Task
 from sparsyfed.core.training import evaluate
 from sparsyfed.methods import ClientUpdate
 from sparsyfed.metrics.masks import (
@@ -26,7 +29,36 @@ from sparsyfed.metrics.masks import (
 )
 from sparsyfed.nn.layers import reset_activation_state
 from sparsyfed.sparse.topk import sparsity_report
-from sparsyfed.upload.steps import apply_delta, is_delta
+from sparsyfed.upload.steps import apply_delta
+from sparsyfed.wire.message import EncodedMessage
+
+
+@dataclass
+class ServerState:
+    """Everything of the server that survives a round: what a checkpoint holds.
+
+    Attributes
+    ----------
+    global_state : dict of str to Tensor
+        The global model.
+    method_state : dict of str to Tensor
+        The method's server state (e.g. the server-momentum buffer).
+    sampler, eval_sampler : list
+        The positions of the client samplers (``eval_sampler`` is ``None``
+        without federated evaluation).
+    client_states : dict of int to EncodedMessage
+        Each client's persistent state (its quantisation residual).
+    last_masks : dict of int to PackedMasks
+        The upload mask of each client's last participation (for readmission).
+
+    """
+
+    global_state: dict[str, torch.Tensor]
+    method_state: dict[str, torch.Tensor]
+    sampler: list[Any]
+    eval_sampler: list[Any] | None
+    client_states: dict[int, EncodedMessage] = field(default_factory=dict)
+    last_masks: dict[int, PackedMasks] = field(default_factory=dict)
 
 
 class FederatedServer:
@@ -34,30 +66,27 @@ class FederatedServer:
 
     Parameters
     ----------
-    cfg : mapping
-        The resolved run config (plain containers). A fresh :class:`Task` is
-        built, so no server state is shared between runs.
+    cfg : RunConfig
+        The run config. A fresh :class:`Task` is built, so no server state is
+        shared between runs.
 
     """
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
+    def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
         self.task = Task(cfg)
         self.method = self.task.method
         self.state: dict[str, torch.Tensor] = self.task.initial_state()
-        self.sampler = ClientSampler(
-            int(cfg["num_clients"]),
-            int(cfg["clients_per_round"]),
-            derive_seed(int(cfg["seed"]), 1),
-        )
-        fed_eval = int(cfg.get("fed_eval_clients", 0) or 0)
+        seeds = self.task.seeds
+        self.sampler = ClientSampler(cfg.num_clients, cfg.clients_per_round, seeds.client_sampler())
         self.eval_sampler = (
-            ClientSampler(int(cfg["num_clients"]), fed_eval, derive_seed(int(cfg["seed"]), 2))
-            if fed_eval > 0
+            ClientSampler(cfg.num_clients, cfg.fed_eval_clients, seeds.eval_sampler())
+            if cfg.fed_eval_clients > 0
             else None
         )
+        self.client_states: dict[int, EncodedMessage] = {}
         self._last_masks: dict[int, PackedMasks] = {}
-        self.delta_uploads = is_delta(str(cfg.get("upload", "weights")))
+        self.delta_uploads = cfg.upload == "delta_topk"
         self._eval_model = self.task.new_model().to(self.task.device)
         self._test = self.task.test_data()
 
@@ -74,7 +103,7 @@ class FederatedServer:
         """The partition ids that train in the next round."""
         return self.sampler.sample()
 
-    def apply_updates(self, server_round: int, updates: Sequence[ClientUpdate]) -> dict[str, float]:
+    def apply_updates(self, ctx: RoundContext, updates: Sequence[ClientUpdate]) -> dict[str, Any]:
         """Aggregate the round's updates into the global model.
 
         Updates are sorted by partition id first, so the result does not depend
@@ -84,12 +113,12 @@ class FederatedServer:
         -------
         dict
             ``global_regrowth`` (prunable entries zero before the round and
-            non-zero after, METHOD.md 13.4 (b)), ``global_deactivated``,
-            ``global_mask_iou`` (IoU of the prunable masks before and after),
-            ``client_mask_iou`` (mean pairwise IoU of the round's uploads) and
-            ``readmission`` (13.4 (c): entries a client uploads that were not in
-            its upload of its previous participation; mean over the clients
-            seen before, None in their first round).
+            non-zero after), ``global_deactivated``, ``global_mask_iou`` (IoU
+            of the prunable masks before and after), ``client_mask_iou`` (mean
+            pairwise IoU of the round's uploads) and ``readmission`` (entries a
+            client uploads that were not in its upload of its previous
+            participation; mean over the clients seen before, None in their
+            first round).
 
         """
         ordered = sorted(updates, key=lambda u: u.partition_id)
@@ -97,14 +126,14 @@ class FederatedServer:
         if self.delta_uploads:
             for update in ordered:
                 update.state = apply_delta(update.state, previous)
-        new_state = self.method.aggregate(previous, ordered)
-        self.state = self.method.after_aggregate(new_state, server_round)
+        new_state = self.method.aggregate(previous, ordered, ctx)
+        self.state = self.method.after_aggregate(new_state, ctx)
         return self._mask_metrics(previous, ordered)
 
     def _mask_metrics(
         self, previous: Mapping[str, torch.Tensor], updates: Sequence[ClientUpdate]
     ) -> dict[str, Any]:
-        """Consensus and regrowth of the prunable masks (METHOD.md 13.3-13.4)."""
+        """Consensus and regrowth of the prunable masks (docs/methods.md, Metrics)."""
         keys = self.task.prunable_keys
         client_masks = [support(u.state, keys) for u in updates]
         readmitted = []
@@ -128,8 +157,36 @@ class FederatedServer:
         self._eval_model.load_state_dict(self.state)
         reset_activation_state(self._eval_model)  # e.g. the spectral exponents of new weights
         x, y = self._test
-        return evaluate(self._eval_model, x, y, int(self.cfg["eval_batch_size"]))
+        return evaluate(self._eval_model, x, y, self.cfg.eval_batch_size)
 
     def sparsity(self) -> dict[str, Any]:
         """Sparsity of the global model over all parameters, prunable weights and per layer."""
-        return sparsity_report(self.state, self.task.prunable_keys, self.task.parameter_keys)
+        report = sparsity_report(self.state, self.task.prunable_keys, self.task.parameter_keys)
+        return {
+            key: report[key]
+            for key in ("sparsity_prunable", "sparsity_params", "nnz_prunable", "layer_sparsity")
+        }
+
+    # ------------------------------------------------------------ checkpoint
+    def snapshot(self) -> ServerState:
+        """Everything needed to continue the run after the current round."""
+        return ServerState(
+            global_state=self.state,
+            method_state=self.method.state(),
+            sampler=self.sampler.state(),
+            eval_sampler=None if self.eval_sampler is None else self.eval_sampler.state(),
+            client_states=dict(self.client_states),
+            last_masks=dict(self._last_masks),
+        )
+
+    def restore(self, saved: ServerState) -> None:
+        """Continue from a :meth:`snapshot` (on resume)."""
+        if set(saved.global_state) != set(self.state):
+            raise ValueError("the checkpoint's model has other tensors than this run's model")
+        self.state = {k: saved.global_state[k].clone() for k in self.state}
+        self.method.load_state(saved.method_state)
+        self.sampler.load_state(saved.sampler)
+        if self.eval_sampler is not None and saved.eval_sampler is not None:
+            self.eval_sampler.load_state(saved.eval_sampler)
+        self.client_states = dict(saved.client_states)
+        self._last_masks = dict(saved.last_masks)

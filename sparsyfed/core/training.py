@@ -1,22 +1,26 @@
-"""Local SGD training, evaluation and the learning-rate schedule (METHOD.md section 5)."""
+"""Local SGD training, evaluation and the learning-rate schedule (docs/methods.md section 5)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from sparsyfed.data.cifar import random_crop_flip
+from sparsyfed.metrics.values import Metrics
+
+if TYPE_CHECKING:
+    from sparsyfed.config.schema import LrConfig
 
 LR_SCHEDULES = ("exponential", "constant")
 
 
-def lr_at_round(server_round: int, lr_cfg: Mapping[str, Any], total_rounds: int) -> float:
+def lr_at_round(server_round: int, lr_cfg: LrConfig, total_rounds: int) -> float:
     """Return the client learning rate of a 1-indexed server round.
 
     ``exponential``: ``lr_t = lr_0 * exp((t - w) / (T - w) * ln(lr_T / lr_0))`` for
@@ -24,14 +28,11 @@ def lr_at_round(server_round: int, lr_cfg: Mapping[str, Any], total_rounds: int)
     number of rounds (so ``lr_T`` is reached in the last round).
     ``constant``: ``lr_0`` every round.
     """
-    lr0 = float(lr_cfg["initial"])
-    schedule = lr_cfg.get("schedule", "exponential")
-    if schedule == "constant":
+    lr0 = lr_cfg.initial
+    if lr_cfg.schedule == "constant":
         return lr0
-    if schedule != "exponential":
-        raise ValueError(f"lr.schedule={schedule!r} is not allowed; choose one of {LR_SCHEDULES}")
-    lr_final = float(lr_cfg["final"])
-    warmup = int(lr_cfg.get("warmup_rounds", 0))
+    lr_final = lr_cfg.final
+    warmup = lr_cfg.warmup_rounds
     if server_round < warmup or total_rounds <= warmup:
         return lr0
     progress = (server_round - warmup) / (total_rounds - warmup)
@@ -47,9 +48,7 @@ class LocalTraining:
     batch_size: int = 16
     weight_decay: float = 1e-3
     momentum: float = 0.0
-    seed: int = 0
-    server_round: int = 1
-    total_rounds: int = 1
+    seed: int = 0  # the client's training stream (batch order, augmentation)
     prox_mu: float = 0.0
     augment: bool = False  # random crop + horizontal flip of image batches (CIFAR option)
 
@@ -60,7 +59,7 @@ def train_sgd(
     y: Tensor,
     hp: LocalTraining,
     after_step: Callable[[nn.Module], None] | None = None,
-) -> dict[str, float]:
+) -> Metrics:
     """Train ``model`` with plain SGD and cross-entropy on ``(x, y)``.
 
     A fresh optimizer is built every call (clients are stateless). Batches are
@@ -73,9 +72,10 @@ def train_sgd(
 
     Returns
     -------
-    dict
+    Metrics
         ``train_loss`` and ``train_accuracy`` of the last epoch (means over the
-        samples seen), ``num_examples`` and ``samples_trained`` (over all epochs).
+        samples seen; averaged over clients) and ``samples_trained`` (over all
+        epochs; summed over clients).
 
     """
     model.train()
@@ -110,12 +110,15 @@ def train_sgd(
             correct += float((logits.detach().argmax(1) == yb).sum())
             seen += idx.numel()
             trained += idx.numel()
-    return {
-        "train_loss": loss_sum / max(seen, 1),
-        "train_accuracy": correct / max(seen, 1),
-        "num_examples": int(n),
-        "samples_trained": trained,
-    }
+    metrics = Metrics().mean("train_loss", loss_sum / max(seen, 1))
+    metrics.mean("train_accuracy", correct / max(seen, 1))
+    return metrics.sum("samples_trained", trained)
+
+
+def steps_per_epoch(num_samples: int, batch_size: int) -> int:
+    """Optimizer steps of one epoch of :func:`train_sgd` (a last batch of one is skipped)."""
+    full, rest = divmod(num_samples, batch_size)
+    return full + (1 if rest >= 2 else 0) if batch_size >= 2 else 0
 
 
 @torch.no_grad()

@@ -1,11 +1,16 @@
-"""Flower ServerApp: compose the config, run the strategy, write the results.
+"""Flower ServerApp: the round loop of :mod:`sparsyfed.core.run` over the ServerApp's Grid.
 
 Two ways in, one run:
 
 - ``flwr run .``: the module-level :data:`app` composes the Hydra config from
-  the ``overrides`` run-config key and writes to ``output-dir``;
-- ``python -m sparsyfed``: :func:`make_server_app` builds an app that closes over
-  the already-resolved config (``run_simulation`` leaves ``run_config`` empty).
+  the ``overrides`` run-config key, writes to ``output-dir`` and decides there
+  whether to start, resume or skip the run;
+- ``python -m sparsyfed``: :func:`make_server_app` builds an app that closes
+  over the already-validated config and the decision made before Ray started
+  (``run_simulation`` leaves ``run_config`` empty).
+
+There is no Strategy subclass: the loop is a plain loop whose clients are
+reached through :class:`~sparsyfed.flower.executor.GridExecutor`.
 """
 
 from __future__ import annotations
@@ -15,51 +20,54 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
-from sparsyfed.callbacks.recorder import RunRecorder
-from sparsyfed.config import compose_config, validate
-from sparsyfed.core.server import FederatedServer
+from sparsyfed.config import compose_config, load_config
+from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.task import Task
-from sparsyfed.flower.strategy import SparseFedStrategy
+from sparsyfed.flower.executor import GridExecutor
+from sparsyfed.flower.records import run_config_json
+from sparsyfed.run.directory import Decision, Status
+from sparsyfed.run.session import execute, plan
 
 
-def run_server(grid: Grid, cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """Run a whole federated training on ``grid`` and return the run summary."""
-    threads = cfg["simulation"].get("server_threads")
-    if threads:
-        torch.set_num_threads(int(threads))
-    recorder = RunRecorder(cfg["output_dir"], cfg)
-    strategy = SparseFedStrategy(FederatedServer(cfg), recorder)
-    return strategy.start(grid, timeout=float(cfg["simulation"]["round_timeout"]))
+def run_server(grid: Grid, cfg: RunConfig, decision: Decision | None = None) -> dict[str, Any]:
+    """Run (or resume, or skip) a whole federated training on ``grid``; return its summary."""
+    if decision is None:
+        decision = plan(cfg)
+    if decision.status is Status.COMPLETE:
+        return dict(decision.summary or {})
+    executor = GridExecutor(
+        grid, cfg.num_clients, run_config_json(cfg.to_dict()), cfg.simulation.round_timeout
+    )
+    return execute(cfg, executor, decision)
 
 
 def make_server_app(
-    cfg: Mapping[str, Any], results: list[dict[str, Any]] | None = None
+    cfg: RunConfig, decision: Decision, results: list[dict[str, Any]] | None = None
 ) -> ServerApp:
-    """Build a ServerApp bound to a resolved config; summaries are appended to ``results``."""
+    """Build a ServerApp bound to a validated config; summaries are appended to ``results``."""
     server_app = ServerApp()
 
     @server_app.main()
     def _main(grid: Grid, context: Context) -> None:
-        summary = run_server(grid, cfg)
+        summary = run_server(grid, cfg, decision)
         if results is not None:
             results.append(summary)
 
     return server_app
 
 
-def config_from_run_config(run_config: Mapping[str, Any]) -> dict[str, Any]:
+def config_from_run_config(run_config: Mapping[str, Any]) -> RunConfig:
     """Compose and validate the run config of ``flwr run`` (keys ``overrides``, ``output-dir``)."""
-    cfg = compose_config(str(run_config.get("overrides", "")))
-    output_dir = str(run_config.get("output-dir", "")) or cfg.get("output_dir")
+    plain = compose_config(str(run_config.get("overrides", "")))
+    output_dir = str(run_config.get("output-dir", "")) or plain.get("output_dir")
     if not output_dir:
         stamp = time.strftime("%Y-%m-%d/%H-%M-%S")
-        output_dir = f"outputs/flwr/{stamp}-{cfg['method']['name']}"
-    cfg["output_dir"] = str(Path(output_dir).expanduser().resolve())
-    validate(cfg)
+        output_dir = f"outputs/flwr/{stamp}-{plain['method']['name']}"
+    plain["output_dir"] = str(Path(output_dir).expanduser().resolve())
+    cfg = load_config(plain)
     Task(cfg).dataset  # noqa: B018  (fail here, clearly, when the dataset is missing)
     return cfg
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from typing import Any
+
+from sparsyfed.config.schema import RunConfig
+from sparsyfed.run.directory import Decision
 
 
 def quiet_environment(verbose: bool) -> None:
@@ -22,15 +24,16 @@ def quiet_environment(verbose: bool) -> None:
         logging.getLogger("flwr").setLevel(logging.ERROR)
 
 
-def simulate(cfg: Mapping[str, Any]) -> dict[str, Any]:
+def simulate(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     """Run one federated simulation of a validated config; return its summary.
 
     One Ray worker per ``simulation.client_cpus`` CPUs trains the sampled
     clients; the ServerApp (aggregation and central evaluation) runs in this
-    process.
+    process. ``decision`` says whether the run starts or resumes
+    (:func:`sparsyfed.run.session.plan`).
     """
-    sim = cfg["simulation"]
-    verbose = bool(sim.get("verbose", False))
+    sim = cfg.simulation
+    verbose = sim.verbose
     quiet_environment(verbose)
     from flwr.simulation import run_simulation
 
@@ -42,20 +45,17 @@ def simulate(cfg: Mapping[str, Any]) -> dict[str, Any]:
         "log_to_driver": verbose,
         "include_dashboard": False,
     }
-    if sim.get("ray_cpus"):
-        init_args["num_cpus"] = int(sim["ray_cpus"])
+    if sim.ray_cpus:
+        init_args["num_cpus"] = sim.ray_cpus
     backend_config = {
-        "client_resources": {
-            "num_cpus": float(sim["client_cpus"]),
-            "num_gpus": float(sim.get("client_gpus", 0.0)),
-        },
+        "client_resources": {"num_cpus": sim.client_cpus, "num_gpus": sim.client_gpus},
         "init_args": init_args,
     }
     results: list[dict[str, Any]] = []
     run_simulation(
-        server_app=make_server_app(cfg, results),
+        server_app=make_server_app(cfg, decision, results),
         client_app=client_app,
-        num_supernodes=int(cfg["num_clients"]),
+        num_supernodes=cfg.num_clients,
         backend_config=backend_config,
         verbose_logging=verbose,
     )

@@ -1,5 +1,15 @@
-"""Federated methods: the Method interface and SparsyFed."""
+"""Federated methods: the Method interface, its registry and SparsyFed."""
 
-from sparsyfed.methods.base import ClientUpdate, Method, load_method
+from sparsyfed.methods.base import ClientUpdate, Method, MethodSettings, ModelSpec, Option
+from sparsyfed.methods.registry import build_method, load_method_class, method_settings
 
-__all__ = ["ClientUpdate", "Method", "load_method"]
+__all__ = [
+    "ClientUpdate",
+    "Method",
+    "MethodSettings",
+    "ModelSpec",
+    "Option",
+    "build_method",
+    "load_method_class",
+    "method_settings",
+]

@@ -1,33 +1,127 @@
-"""The Method interface: the one extension point of the framework (DESIGN.md section 3).
+"""The Method interface: the one extension point of the framework (docs/architecture.md).
 
 A method is a small object with client-side hooks (``prepare_model``,
-``train``, ``make_update``) and server-side hooks (``aggregate``,
-``after_aggregate``). It works on plain torch objects and never sees Flower
-types. The base class is dense FedAvg: subclasses override only what differs.
+``train``, ``upload_sparsity``) and server-side hooks (``aggregate``,
+``after_aggregate``, ``state``/``load_state``). Every hook that depends on the
+round gets the frozen :class:`~sparsyfed.core.context.RoundContext`. A method
+works on plain torch objects and never sees Flower types. The base class is
+dense FedAvg: subclasses override only what differs.
 
-A method is selected by ``method.impl`` in its YAML (``"module.path:ClassName"``),
-so adding one means one Python module and one file in ``conf/method/``.
+A method also *declares* what it takes (class attributes), so the framework
+validates a config once, before any work, and a method that ignores a key
+says so instead of recording it as applied:
+
+- ``uses_sparsity`` / ``uses_beta``: whether ``sparsity`` / ``beta`` change
+  what it does (if not, they are set to 0 / 1 and reported as ignored);
+- ``upload_modes``: the ``upload`` values it supports;
+- ``server_optimizer``: whether ``server_lr != 1`` and server momentum apply;
+- ``option_specs``: its own options under ``method.*`` (the YAML holds their
+  defaults).
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from sparsyfed.core.training import LocalTraining, train_sgd
 from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
+from sparsyfed.metrics.values import Metrics
 from sparsyfed.nn.init import init_weights
-from sparsyfed.nn.layers import prunable_layers
-from sparsyfed.sparse.topk import global_magnitude_prune_
+from sparsyfed.validation import as_bool, as_choice, as_int, as_number, as_str
+
+if TYPE_CHECKING:
+    from sparsyfed.core.context import RoundContext
 
 State = dict[str, Tensor]
+UPLOAD_MODES = ("weights", "delta_topk")
 # State-dict entries that are running statistics, not parameters.
 STATISTICS_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
+
+
+@dataclass(frozen=True)
+class Option:
+    """The type and allowed values of one method option (``method.<name>``).
+
+    Attributes
+    ----------
+    kind : type
+        ``bool``, ``int``, ``float`` or ``str``.
+    check : callable, optional
+        Extra condition on the converted value.
+    allowed : str
+        What is allowed, for the error message.
+    choices : tuple, optional
+        The allowed values (for ``str`` options).
+    nullable : bool
+        Whether ``null`` is allowed.
+
+    """
+
+    kind: type
+    check: Callable[[Any], bool] | None = None
+    allowed: str = ""
+    choices: tuple[Any, ...] | None = None
+    nullable: bool = False
+
+    def read(self, key: str, value: Any) -> Any:
+        """Convert and check ``value`` (``ConfigError`` naming ``key`` if it is not allowed)."""
+        if value is None and self.nullable:
+            return None
+        if self.choices is not None:
+            return as_choice(key, value, self.choices)
+        if self.kind is bool:
+            return as_bool(key, value)
+        if self.kind is int:
+            result: Any = as_int(key, value)
+        elif self.kind is float:
+            result = as_number(key, value, allowed=self.allowed or "it must be a finite number")
+        else:
+            result = as_str(key, value)
+        if self.check is not None and not self.check(result):
+            from sparsyfed.validation import fail
+
+            fail(key, value, self.allowed)
+        return result
+
+
+@dataclass(frozen=True)
+class MethodSettings:
+    """What a method is built from: its effective shared values and its own options.
+
+    ``beta`` is 1.0 and ``sparsity`` 0.0 for methods that do not use them.
+    """
+
+    name: str
+    beta: float = 1.0
+    sparsity: float = 0.0
+    server_lr: float = 1.0
+    server_momentum: float = 0.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The structure of the run's model, told to the method once (:meth:`Method.setup`).
+
+    Attributes
+    ----------
+    prunable_keys : tuple of str
+        ``state_dict`` keys of the conv/linear weights, in model order.
+    parameter_keys : tuple of str
+        ``state_dict`` keys of the trainable parameters (buffers excluded).
+    new_model : callable
+        Builds a fresh, prepared, uninitialised model.
+
+    """
+
+    prunable_keys: tuple[str, ...]
+    parameter_keys: tuple[str, ...]
+    new_model: Callable[[], nn.Module]
 
 
 @dataclass
@@ -39,18 +133,19 @@ class ClientUpdate:
     partition_id : int
         The client's data partition.
     state : dict of str to Tensor
-        The uploaded model state (weights after the method's ``make_update``).
+        The uploaded model state (weights; pseudo-gradients are added back
+        to the global model before aggregation).
     num_examples : int
         Local training samples (the FedAvg weight).
-    metrics : dict
-        Scalar client metrics.
+    metrics : Metrics
+        The client's metrics.
 
     """
 
     partition_id: int
     state: State
     num_examples: int
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class Method:
@@ -58,29 +153,42 @@ class Method:
 
     Parameters
     ----------
-    cfg : mapping
-        The whole resolved run config (plain containers). Methods read their
-        own options from ``cfg["method"]`` and the shared keys (``beta``,
-        ``sparsity``, ``server_lr``) from the top level.
+    settings : MethodSettings
+        Effective ``beta`` and ``sparsity``, server step and the method's options.
 
     """
 
-    #: Whether ``sparsity`` changes what this method does.
-    uses_sparsity: bool = False
+    uses_sparsity: ClassVar[bool] = False
+    uses_beta: ClassVar[bool] = False
+    upload_modes: ClassVar[tuple[str, ...]] = UPLOAD_MODES
+    server_optimizer: ClassVar[bool] = True
+    option_specs: ClassVar[Mapping[str, Option]] = {}
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        self.cfg = cfg
-        self.options: Mapping[str, Any] = cfg.get("method", {})
-        self.beta = float(cfg.get("beta", 1.0))
-        self.sparsity = float(cfg.get("sparsity", 0.0)) if self.uses_sparsity else 0.0
-        self.server_lr = float(cfg.get("server_lr", 1.0))
-        self.server_momentum = float(cfg.get("server_momentum", 0.0))
+    def __init__(self, settings: MethodSettings) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.beta = settings.beta
+        self.sparsity = settings.sparsity
+        self.server_lr = settings.server_lr
+        self.server_momentum = settings.server_momentum
+        self.options = settings.options
+        self.spec: ModelSpec | None = None
         self._velocity: State = {}
 
+    @classmethod
+    def check_settings(cls, settings: MethodSettings) -> None:
+        """Check relations between options and shared values (raise ``ConfigError``)."""
+
+    def setup(self, spec: ModelSpec) -> None:
+        """Learn the model's structure (called once per process, before any hook)."""
+        self.spec = spec
+
     @property
-    def name(self) -> str:
-        """The method's config name."""
-        return str(self.options.get("name", type(self).__name__.lower()))
+    def model_spec(self) -> ModelSpec:
+        """The model structure given to :meth:`setup`."""
+        if self.spec is None:
+            raise RuntimeError(f"method {self.name}: setup(ModelSpec) was not called")
+        return self.spec
 
     # ------------------------------------------------------------------ model
     def prepare_model(self, model: nn.Module) -> nn.Module:
@@ -88,40 +196,32 @@ class Method:
         return model
 
     def initialize(self, model: nn.Module, generator: torch.Generator) -> nn.Module:
-        """Initialise the global model of round 0 (METHOD.md 2.3)."""
+        """Initialise the global model of round 0 (docs/methods.md section 2)."""
         return init_weights(model, generator)
 
     # ----------------------------------------------------------------- client
-    def train(self, model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining) -> dict[str, float]:
-        """Run local training on one client's data; return scalar metrics."""
+    def train(
+        self, model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining, ctx: RoundContext
+    ) -> Metrics:
+        """Run local training on one client's data; return its metrics."""
         return train_sgd(model, x, y, hp)
 
-    def upload_sparsity(self, hp: LocalTraining) -> float:
-        """Fraction of the prunable weights the upload zeroes (0 = no client-side prune).
+    def upload_sparsity(self, ctx: RoundContext) -> float:
+        """Fraction of the prunable weights (or of the delta) the upload zeroes.
 
-        Default: the method's ``sparsity`` (0 for methods that do not use it).
+        The upload step (:mod:`sparsyfed.upload.steps`) asks this once per
+        client and round; 0 means no client-side prune. Default: ``sparsity``.
         """
         return self.sparsity
 
-    def make_update(
-        self, model: nn.Module, received: Mapping[str, Tensor], hp: LocalTraining
-    ) -> State:
-        """Return the weights to upload after local training.
-
-        When :meth:`upload_sparsity` is positive, one global magnitude Top-K over
-        all conv/linear weights first leaves exactly ``round(s * N)`` zeros
-        (biases and normalisation layers are never pruned).
-        """
-        sparsity = self.upload_sparsity(hp)
-        if sparsity > 0:
-            global_magnitude_prune_([layer.weight for _, layer in prunable_layers(model)], sparsity)
-        return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
     # ----------------------------------------------------------------- server
     def aggregate(
-        self, global_state: Mapping[str, Tensor], updates: Sequence[ClientUpdate]
+        self,
+        global_state: Mapping[str, Tensor],
+        updates: Sequence[ClientUpdate],
+        ctx: RoundContext,
     ) -> State:
-        """Combine the client updates into the next global state.
+        """Combine the client updates (sorted by partition id) into the next global state.
 
         Default: sample-weighted FedAvg of the pseudo-gradients
         ``theta_k - theta_t`` with server learning rate ``server_lr``, and
@@ -156,22 +256,19 @@ class Method:
             out[key] = current + self.server_lr * velocity
         return out
 
-    def after_aggregate(self, global_state: State, server_round: int) -> State:
+    def after_aggregate(self, global_state: State, ctx: RoundContext) -> State:
         """Post-process the aggregated global state (e.g. a server-side purge)."""
         return global_state
 
+    # ------------------------------------------------------------ checkpoint
+    def state(self) -> State:
+        """The server-side state that survives rounds (checkpointed): the momentum buffer."""
+        return {f"velocity/{k}": v for k, v in self._velocity.items()}
 
-def load_method(cfg: Mapping[str, Any]) -> Method:
-    """Instantiate the method named by ``cfg["method"]["impl"]`` (``"module:Class"``)."""
-    impl = str(cfg["method"].get("impl", ""))
-    module_name, _, class_name = impl.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise ValueError(
-            f"method.impl={impl!r} cannot be loaded ({err}); it must name "
-            "'package.module:ClassName' of a Method subclass"
-        ) from err
-    if not (isinstance(cls, type) and issubclass(cls, Method)):
-        raise ValueError(f"method.impl={impl!r} is not a subclass of sparsyfed.methods.Method")
-    return cls(cfg)
+    def load_state(self, state: Mapping[str, Tensor]) -> None:
+        """Restore :meth:`state` (on resume)."""
+        self._velocity = {
+            k.removeprefix("velocity/"): v.clone()
+            for k, v in state.items()
+            if k.startswith("velocity/")
+        }

@@ -15,14 +15,16 @@ MODELS = ("uniform_cnn", *RESNET_BUILDERS)
 
 
 def build_model(
-    cfg: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int
+    name: str, options: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int
 ) -> nn.Module:
-    """Build the model named by ``cfg["name"]`` for inputs of ``input_shape``.
+    """Build the model ``name`` for inputs of ``input_shape``.
 
     Parameters
     ----------
-    cfg : mapping
-        The ``model`` config group: ``name`` plus the builder's options.
+    name : str
+        One of :data:`MODELS` (config key ``model.name``).
+    options : mapping
+        The builder's options (the other keys of the ``model`` block).
     input_shape : tuple of int
         Shape of one sample, channels first.
     num_classes : int
@@ -40,8 +42,7 @@ def build_model(
         ``input_shape`` the model is not built for.
 
     """
-    options = {k: v for k, v in cfg.items() if k != "name"}
-    name = cfg.get("name")
+    options = dict(options)
     if name == "uniform_cnn":
         return UniformCNN(input_shape[0], num_classes, spatial_dims=len(input_shape) - 1, **options)
     if name in RESNET_BUILDERS:

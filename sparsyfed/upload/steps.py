@@ -1,13 +1,20 @@
-"""Upload modes shared by every method (METHOD.md decisions box).
+"""The upload step shared by every method: one owner for how sparse an upload is.
 
-- ``weights`` (default, official): the client uploads what the method's
-  ``make_update`` returns (for SparsyFed: its Top-K-pruned weights); the server
-  forms the pseudo-gradients.
-- ``delta_topk`` (the paper text's wording): the client uploads the
-  pseudo-gradient ``theta_k - theta_t`` itself, Top-K-pruned by magnitude over
-  the prunable tensors to the method's sparsity; the method's own upload rule
-  is not applied. The server adds it back to ``theta_t`` and aggregates as usual,
-  so with server lr 1 the global step is the mean pseudo-gradient.
+After local training the client's upload is made here, never by a method:
+the step asks the method once for its upload sparsity
+(:meth:`~sparsyfed.methods.base.Method.upload_sparsity`, e.g. ``S`` for
+SparsyFed, ``S - mask_ratio`` for ZeroFL, ``s_t`` for FedSparsify-Local, 0
+for FedSparsify-Global) and applies it in the configured ``upload`` mode:
+
+- ``weights`` (default, official): the trained weights, with one global
+  magnitude Top-K over all prunable (conv/linear) weights to exactly
+  ``round(s * N)`` zeros; the server forms the pseudo-gradients;
+- ``delta_topk`` (the paper text's wording): the pseudo-gradient
+  ``theta_k - theta_t`` itself, with the same Top-K applied to its prunable
+  part. The server adds it back to ``theta_t`` and aggregates as usual, so
+  with server lr 1 the global step is the mean pseudo-gradient.
+
+Biases and normalisation tensors are never pruned.
 """
 
 from __future__ import annotations
@@ -18,20 +25,37 @@ from torch import Tensor
 
 from sparsyfed.sparse.topk import global_magnitude_prune_
 
-UPLOAD_MODES = ("weights", "delta_topk")
 
-
-def delta_topk(
+def make_upload(
     trained: Mapping[str, Tensor],
     received: Mapping[str, Tensor],
     sparsity: float,
     prunable_keys: Sequence[str],
+    mode: str,
 ) -> dict[str, Tensor]:
-    """Return ``trained - received`` with the prunable part Top-K-pruned to ``sparsity``."""
-    delta = {k: (trained[k].detach().cpu() - received[k].cpu()) for k in trained}
+    """Return what a client uploads (copies; ``trained`` is not modified).
+
+    Parameters
+    ----------
+    trained : mapping of str to Tensor
+        The client's model state after local training.
+    received : mapping of str to Tensor
+        The global model it received (``theta_t``).
+    sparsity : float
+        The method's upload sparsity for this client and round.
+    prunable_keys : sequence of str
+        The keys of the prunable weights, in model order.
+    mode : str
+        ``weights`` or ``delta_topk``.
+
+    """
+    if mode == "delta_topk":
+        upload = {k: (v.detach().cpu() - received[k].cpu()) for k, v in trained.items()}
+    else:
+        upload = {k: v.detach().clone() for k, v in trained.items()}
     if sparsity > 0:
-        global_magnitude_prune_([delta[k] for k in prunable_keys], sparsity)
-    return delta
+        global_magnitude_prune_([upload[k] for k in prunable_keys], sparsity)
+    return upload
 
 
 def apply_delta(
@@ -39,13 +63,3 @@ def apply_delta(
 ) -> dict[str, Tensor]:
     """Rebuild a client's model ``theta_t + delta`` on the server."""
     return {k: (global_state[k] + delta[k].to(global_state[k].dtype)) for k in global_state}
-
-
-def is_delta(mode: str) -> bool:
-    """Whether an upload mode sends pseudo-gradients rather than weights."""
-    if mode not in UPLOAD_MODES:
-        raise ValueError(f"upload={mode!r} is not allowed; choose one of {', '.join(UPLOAD_MODES)}")
-    return mode == "delta_topk"
-
-
-__all__ = ["UPLOAD_MODES", "apply_delta", "delta_topk", "is_delta"]

@@ -11,77 +11,15 @@ to its next upload (error feedback).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from sparsyfed.wire.codec import STANDALONE_CODECS, VALUE_FORMATS
-from sparsyfed.wire.payload import decode_state, encode_state, is_quantizable, support_mask
-
-WIRE_CODECS = ("auto", *(c for c in STANDALONE_CODECS if c != "support"))
-"""Choices of ``wire.codec``; ``wire.conditional`` picks ``support`` / ``joint`` per tensor."""
+from sparsyfed.config.schema import WireOptions
+from sparsyfed.wire.codec import support_mask
+from sparsyfed.wire.message import EncodedMessage, decode_state, encode_state, is_quantizable
 
 
-@dataclass(frozen=True)
-class WireOptions:
-    """The ``wire`` block of the run config.
-
-    Attributes
-    ----------
-    codec : str
-        ``auto`` (cheapest per tensor) or a codec forced on every tensor, both ways.
-    conditional : bool
-        Let the uplink code positions relative to the received model's support.
-    joint : bool
-        With ``conditional``, code the positions of tensors with few coded
-        positions together in one joint block per message (``joint`` codec);
-        ``False`` codes every tensor on its own (``support`` codec, Rice).
-    values : str
-        Uplink value format for weight tensors: ``raw``, ``fp16`` or ``int8``.
-    error_feedback : bool
-        With quantised values, carry each client's quantisation error to its
-        next upload.
-
-    """
-
-    codec: str = "auto"
-    conditional: bool = True
-    joint: bool = True
-    values: str = "raw"
-    error_feedback: bool = True
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> WireOptions:
-        """Read the ``wire`` block (missing keys take the defaults above)."""
-        wire = cfg.get("wire") or {}
-        return cls(
-            codec=str(wire.get("codec", cls.codec)),
-            conditional=bool(wire.get("conditional", cls.conditional)),
-            joint=bool(wire.get("joint", cls.joint)),
-            values=str(wire.get("values", cls.values)),
-            error_feedback=bool(wire.get("error_feedback", cls.error_feedback)),
-        )
-
-    @property
-    def quantized(self) -> bool:
-        """Whether uplink values are quantised."""
-        return self.values != "raw"
-
-    def check(self) -> None:
-        """Raise ``ValueError`` naming the key for an unknown codec or value format."""
-        if self.codec not in WIRE_CODECS:
-            raise ValueError(
-                f"wire.codec={self.codec!r} is not allowed: choose one of {', '.join(WIRE_CODECS)}"
-            )
-        if self.values not in VALUE_FORMATS:
-            raise ValueError(
-                f"wire.values={self.values!r} is not allowed: "
-                f"choose one of {', '.join(VALUE_FORMATS)}"
-            )
-
-
-def encode_downlink(state: Mapping[str, np.ndarray], wire: WireOptions) -> dict[str, bytes]:
+def encode_downlink(state: Mapping[str, np.ndarray], wire: WireOptions) -> EncodedMessage:
     """Encode the global model losslessly (raw values, no reference)."""
     return encode_state(state, wire.codec)
 
@@ -93,7 +31,7 @@ def encode_uplink(
     *,
     residual: Mapping[str, np.ndarray] | None = None,
     rng: np.random.Generator | None = None,
-) -> tuple[dict[str, bytes], dict[str, np.ndarray]]:
+) -> tuple[EncodedMessage, dict[str, np.ndarray]]:
     """Encode a client's upload; return the payloads and the new quantisation residual.
 
     Parameters
@@ -115,7 +53,7 @@ def encode_uplink(
 
     Returns
     -------
-    blobs : dict of str to bytes
+    message : EncodedMessage
         The payloads.
     residual : dict of str to ndarray
         The error ``sent - decoded`` of every quantised tensor (empty when

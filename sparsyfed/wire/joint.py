@@ -57,15 +57,11 @@ from sparsyfed.wire.enumerative import (
 )
 
 __all__ = [
-    "JOINT_KEY",
     "block_code_bits",
     "decode_joint_block",
     "encode_joint_block",
     "reference_fingerprint",
 ]
-
-JOINT_KEY = "@joint-positions"
-"""Key of the joint block in an encoded state (never a PyTorch parameter name)."""
 
 _MAGIC = b"SJ"
 _VERSION = 2

@@ -10,19 +10,19 @@ from helpers import make_cfg, read_rows
 from inprocess_grid import run_inprocess
 
 from baselines.fedsparsify import (
-    FedSparsifyGlobal,
     FedSparsifyLocal,
     majority_vote_merge,
     sparsity_schedule,
 )
 from sparsyfed.config import ConfigError
+from sparsyfed.core import client as client_module
 from sparsyfed.core.client import run_client_round
 from sparsyfed.core.server import FederatedServer
 from sparsyfed.core.task import get_task
 from sparsyfed.methods import ClientUpdate
 
 
-def tiny_cfg(tmp_path, data_dir, *extra: str) -> dict:
+def tiny_cfg(tmp_path, data_dir, *extra: str):
     return make_cfg(tmp_path, data_dir, "rounds=5", "sparsity=0.9", *extra)
 
 
@@ -140,18 +140,16 @@ def test_global_sparsity_follows_schedule_and_uploads_stay_in_the_mask(
     tmp_path, data_dir, monkeypatch
 ):
     cfg = tiny_cfg(tmp_path, data_dir, "method=fedsparsify_global")
-    checked: list[tuple[int, int]] = []
-    original = FedSparsifyGlobal.make_update
+    checked: list[tuple[float, int]] = []
+    original = client_module.make_upload
 
-    def spy(self, model, received, hp):
-        upload = original(self, model, received, hp)
-        outside = sum(
-            int(((upload[k] != 0) & (received[k] == 0)).sum()) for k in self.prunable_keys
-        )
-        checked.append((hp.server_round, outside))
+    def spy(trained, received, sparsity, keys, mode):
+        upload = original(trained, received, sparsity, keys, mode)
+        outside = sum(int(((upload[k] != 0) & (received[k] == 0)).sum()) for k in keys)
+        checked.append((sparsity, outside))
         return upload
 
-    monkeypatch.setattr(FedSparsifyGlobal, "make_update", spy)
+    monkeypatch.setattr(client_module, "make_upload", spy)
     run_inprocess(cfg)
     rows = read_rows(cfg)
     assert [r["round"] for r in rows] == [0, 1, 2, 3, 4, 5]
@@ -165,7 +163,10 @@ def test_global_sparsity_follows_schedule_and_uploads_stay_in_the_mask(
     assert rows[1]["sparsity_prunable"] == 0.0  # t0 = 1: no purge in round 1
     assert rows[-1]["sparsity_prunable"] == pytest.approx(0.9, abs=1 / numel)
     assert len(checked) == 15
-    assert all(outside == 0 for _, outside in checked)
+    assert all(sparsity == 0.0 and outside == 0 for sparsity, outside in checked)
+    assert [r["schedule_sparsity"] for r in rows[1:]] == pytest.approx(
+        [sparsity_schedule(t, 0.9, 5) for t in range(1, 6)], rel=1e-12
+    )  # a method's own metric reaches metrics.jsonl (mean over the round's clients)
 
 
 def test_local_uploads_have_exactly_schedule_zeros_and_server_votes(tmp_path, data_dir):
@@ -177,16 +178,17 @@ def test_local_uploads_have_exactly_schedule_zeros_and_server_votes(tmp_path, da
     for rnd in range(1, 6):
         received = server.global_arrays()
         s_t = sparsity_schedule(rnd, 0.9, 5)
+        ctx = task.round_context(rnd)
         updates = []
         for pid in server.sample_clients():
-            upload, metrics = run_client_round(task, pid, rnd, received)
+            upload, num_examples, metrics = run_client_round(task, ctx, pid, received)
             zeros = sum(int((upload[k] == 0).sum()) for k in keys)
             assert zeros == round(s_t * numel), (rnd, pid)
             assert all(not ((upload[k] != 0) & (received[k] == 0)).any() for k in keys)
-            assert metrics["schedule_sparsity"] == s_t
+            assert metrics.value("schedule_sparsity") == s_t
             state = {k: torch.from_numpy(v) for k, v in upload.items()}
-            updates.append(ClientUpdate(pid, state, int(metrics["num_examples"])))
-        server.apply_updates(rnd, updates)
+            updates.append(ClientUpdate(pid, state, num_examples))
+        server.apply_updates(ctx, updates)
         ordered = sorted(updates, key=lambda u: u.partition_id)
         expected = majority_vote_merge(
             [u.state for u in ordered], [u.num_examples for u in ordered], keys
@@ -211,13 +213,24 @@ def test_local_runs_end_to_end_through_the_client_app(tmp_path, data_dir):
 
 
 def test_local_rejects_settings_that_break_the_weight_merge(tmp_path, data_dir):
-    for extra in ("server_lr=0.5", "upload=delta_topk"):
-        cfg = tiny_cfg(tmp_path, data_dir, "method=fedsparsify_local")
-        bad = make_cfg(tmp_path, data_dir, "method=fedsparsify_local", "rounds=5", "sparsity=0.9")
-        bad[extra.split("=")[0]] = 0.5 if extra.startswith("server_lr") else "delta_topk"
-        with pytest.raises(ValueError, match="fedsparsify_local"):
-            FedSparsifyLocal(bad)
-        # config validation builds the method, so the same error stops a run before it starts
+    # The method declares them unsupported; config validation stops the run before it starts.
+    for extra in ("server_lr=0.5", "server_momentum=0.9", "upload=delta_topk"):
         with pytest.raises(ConfigError, match="fedsparsify_local"):
             tiny_cfg(tmp_path, data_dir, "method=fedsparsify_local", extra)
-    assert FedSparsifyLocal(cfg).name == "fedsparsify_local"
+    cfg = tiny_cfg(tmp_path, data_dir, "method=fedsparsify_local")
+    assert FedSparsifyLocal.upload_modes == ("weights",) and not FedSparsifyLocal.server_optimizer
+    assert cfg.method.name == "fedsparsify_local"
+
+
+def test_global_with_delta_upload_sends_the_masked_delta_unpruned(tmp_path, data_dir):
+    # One owner for the upload sparsity: the method says 0 (the server purges), so the
+    # delta is not pruned to `sparsity` behind its back.
+    cfg = tiny_cfg(tmp_path, data_dir, "method=fedsparsify_global", "upload=delta_topk")
+    task = get_task(cfg)
+    assert task.method.upload_sparsity(task.round_context(3)) == 0.0
+    run_inprocess(cfg)
+    rows = read_rows(cfg)
+    for row in rows[1:]:
+        s_t = sparsity_schedule(row["round"], 0.9, 5)
+        numel = row["nnz_prunable"] / (1 - row["sparsity_prunable"]) if row["nnz_prunable"] else 0
+        assert row["sparsity_prunable"] == pytest.approx(s_t, abs=2 / numel)

@@ -4,37 +4,25 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import make_cfg, read_rows
+from helpers import client_updates, make_cfg, make_plain, read_rows, round_ctx
 from inprocess_grid import run_inprocess
 
-from baselines.flash import (
-    STAGE1_METRIC,
-    DynamicSparsity,
-    Flash,
-    MaskedParameters,
-    allocate_counts,
-    keep_counts,
-)
-from sparsyfed.config import ConfigError
+from baselines.flash import Flash, keep_counts
+from sparsyfed.config import ConfigError, load_config
 from sparsyfed.core.client import run_client_round
 from sparsyfed.core.server import FederatedServer
 from sparsyfed.core.task import get_task
-from sparsyfed.methods import ClientUpdate
+from sparsyfed.methods import ClientUpdate, MethodSettings
 from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
+from sparsyfed.sparse.masks import DynamicSparsity, MaskedParameters, allocate_counts
 
 
-def tiny_cfg(tmp_path, data_dir, *extra: str) -> dict:
+def tiny_cfg(tmp_path, data_dir, *extra: str):
     return make_cfg(tmp_path, data_dir, *extra)
 
 
 def round_one_updates(server: FederatedServer, pids) -> list[ClientUpdate]:
-    task = get_task(server.cfg)
-    updates = []
-    for pid in pids:
-        upload, metrics = run_client_round(task, pid, 1, server.global_arrays())
-        state = {k: torch.from_numpy(v) for k, v in upload.items()}
-        updates.append(ClientUpdate(pid, state, int(metrics["num_examples"]), metrics))
-    return updates
+    return client_updates(server, pids, 1)
 
 
 def _sparse(values, nnz_positions):
@@ -61,10 +49,10 @@ def test_round1_server_keeps_floor_size_times_mean_density_per_array():
                 dense = _sparse(dense, order[: nnz[pid][key]])
             state[key] = dense
         state["bn.num_batches_tracked"] = torch.tensor(5 * n)
-        updates.append(ClientUpdate(pid, state, n, {STAGE1_METRIC: 1.0}))
+        updates.append(ClientUpdate(pid, state, n))
 
-    method = Flash({"method": {"name": "flash"}, "sparsity": 0.5, "seed": 0})
-    out = method.aggregate(global_state, updates)
+    method = Flash(MethodSettings("flash", sparsity=0.5, options={"warmup_epochs": 1}))
+    out = method.aggregate(global_state, updates, round_ctx(1))
     avg = fedavg_pseudo_gradients(global_state, [u.state for u in updates], [1, 3])
 
     expected = {"a.weight": (1 * 8 + 3 * 13) // 4, "b.weight": 0, "c.weight": 6, "c.bias": 3}
@@ -82,10 +70,8 @@ def test_round1_server_keeps_floor_size_times_mean_density_per_array():
     assert out["bn.num_batches_tracked"].dtype == torch.int64
     assert out["bn.num_batches_tracked"].item() == avg["bn.num_batches_tracked"].item()
 
-    # Later rounds: plain FedAvg, no prune.
-    for u in updates:
-        u.metrics = {}
-    later = method.aggregate(global_state, updates)
+    # Later rounds (the round context says so): plain FedAvg, no prune.
+    later = method.aggregate(global_state, updates, round_ctx(2))
     for key in shapes:
         torch.testing.assert_close(later[key], avg[key])
 
@@ -144,24 +130,28 @@ def test_dynamic_sparsity_keeps_the_count_and_moves_the_mask():
         dst.close()
 
 
-def test_flash_rejects_bad_options():
+def test_flash_rejects_bad_options(tmp_path, data_dir):
     with pytest.raises(ConfigError, match="warmup_epochs"):
-        Flash({"method": {"warmup_epochs": -1}, "sparsity": 0.9})
-    with pytest.raises(ConfigError, match="upload"):
-        Flash({"method": {}, "sparsity": 0.9, "upload": "delta_topk"})
+        make_cfg(tmp_path, data_dir, "method=flash", "method.warmup_epochs=-1")
+    for method in ("flash", "flash_spdst"):
+        with pytest.raises(ConfigError, match=r"upload=.delta_topk.*supports weights"):
+            make_cfg(tmp_path, data_dir, f"method={method}", "upload=delta_topk")
+    plain = make_plain(tmp_path, data_dir, "method=flash")
+    plain["method"]["warmup_epoch"] = 2
+    with pytest.raises(ConfigError, match=r"did you mean method\.warmup_epochs"):
+        load_config(plain)
 
 
 # ------------------------------------------------------------ client / server
 def test_round2_clients_upload_the_received_support(tmp_path, data_dir):
     cfg = tiny_cfg(tmp_path, data_dir, "method=flash", "sparsity=0.9", "momentum=0.9", "rounds=4")
     server = FederatedServer(cfg)
-    server.apply_updates(1, round_one_updates(server, [0, 1, 2]))
-    received = server.global_arrays()
     task = get_task(cfg)
+    server.apply_updates(task.round_context(1), round_one_updates(server, [0, 1, 2]))
+    received = server.global_arrays()
     supports = []
     for pid in (3, 4):
-        upload, metrics = run_client_round(task, pid, 2, received)
-        assert STAGE1_METRIC not in metrics
+        upload, _, _ = run_client_round(task, task.round_context(2), pid, received)
         supports.append({k: upload[k] != 0 for k in task.parameter_keys})
     for key in task.parameter_keys:  # every parameter, BatchNorm and biases included
         assert (supports[0][key] == (received[key] != 0)).all(), key
@@ -208,7 +198,7 @@ def test_flash_spdst_round1_reinitialises_with_exact_density_and_keeps_the_mask(
     keep = numel - round(0.9 * numel)
     updates = round_one_updates(server, [0, 1])
     for u in updates:
-        assert u.metrics["dst_mask_updates"] > 0
+        assert u.metrics.value("dst_mask_updates") > 0
         assert sum(int(torch.count_nonzero(u.state[k])) for k in keys) <= keep
         assert all(
             torch.count_nonzero(u.state[k]) == u.state[k].numel() for k in ("classifier.bias",)
@@ -216,7 +206,7 @@ def test_flash_spdst_round1_reinitialises_with_exact_density_and_keeps_the_mask(
     avg = fedavg_pseudo_gradients(
         server.state, [u.state for u in updates], [u.num_examples for u in updates]
     )
-    server.apply_updates(1, updates)
+    server.apply_updates(task.round_context(1), updates)
     state = server.state
     assert sum(int(torch.count_nonzero(state[k])) for k in keys) == keep
     for key in keys:
@@ -231,6 +221,7 @@ def test_flash_spdst_round1_reinitialises_with_exact_density_and_keeps_the_mask(
     # End to end: density exactly 1 - S from round 1 on, and the mask never moves.
     run_inprocess(cfg)
     rows = read_rows(cfg)[1:]
+    assert rows[0]["dst_mask_updates"] > 0  # a method's own metric reaches metrics.jsonl
     assert [r["nnz_prunable"] for r in rows] == [keep] * 3
     assert all(r["global_regrowth"] == 0 for r in rows[1:])
     assert rows[1]["layer_sparsity"] == rows[0]["layer_sparsity"] == rows[2]["layer_sparsity"]

@@ -1,4 +1,4 @@
-"""ZeroFL (METHOD.md 7.3): dense first layer, in-place weight Top-K, fixed activation Top-K."""
+"""ZeroFL: dense first layer, in-place weight Top-K, fixed activation Top-K."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import round_ctx
 from inprocess_grid import run_inprocess
 from torch import nn
 
 from baselines.zerofl import ZeroFL
-from sparsyfed.config import compose_config, validate
+from sparsyfed.config import ConfigError, compose_config, load_config
+from sparsyfed.core.client import layer_metrics
 from sparsyfed.core.training import LocalTraining
+from sparsyfed.methods import MethodSettings, method_settings
 from sparsyfed.methods.sparsyfed import SparsyFed
 from sparsyfed.nn.init import init_weights
 from sparsyfed.nn.layers import SparseLayerMixin, prunable_layers, sparse_layers
+from sparsyfed.upload.steps import make_upload
 
 S = 0.75  # 192-weight convs and a 32-weight linear layer: S * numel is an integer
 
@@ -34,8 +38,12 @@ def _net() -> nn.Module:
     )
 
 
-def _cfg(sparsity: float = S, **method) -> dict:
-    return {"method": {"name": "zerofl", **method}, "beta": 1.0, "sparsity": sparsity}
+def _cfg(sparsity: float = S, **method) -> MethodSettings:
+    options = {"mask_ratio": 0.0, "act_threshold": "first_batch"} | method
+    return MethodSettings("zerofl", sparsity=sparsity, options=options)
+
+
+CTX = round_ctx(2)
 
 
 def _model(method: ZeroFL, seed: int = 1) -> nn.Module:
@@ -87,7 +95,7 @@ def test_first_layer_stays_plain_and_dense_others_are_wrapped():
     assert [name for name, _ in sparse_layers(model)] == [name for name, _ in layers[1:]]
     rec = _Recorder(model)
     x, y = _data()
-    method.train(model, x, y, LocalTraining(lr=0.1, batch_size=16, epochs=2))
+    method.train(model, x, y, LocalTraining(lr=0.1, batch_size=16, epochs=2), CTX)
     first = layers[0][0]
     assert len(rec.after[first]) == 8
     for w in rec.after[first]:
@@ -103,7 +111,8 @@ def test_forward_weights_exactly_s_sparse_and_conv_reuses_first_threshold(sparsi
     model = _model(method)
     rec = _Recorder(model)
     x, y = _data()
-    metrics = method.train(model, x, y, LocalTraining(lr=0.2, batch_size=16, epochs=2))
+    method.train(model, x, y, LocalTraining(lr=0.2, batch_size=16, epochs=2), CTX)
+    metrics = layer_metrics(model)
     for name, layer in sparse_layers(model):
         first = rec.after[name][0]
         numel = first.numel()
@@ -129,13 +138,20 @@ def test_forward_weights_exactly_s_sparse_and_conv_reuses_first_threshold(sparsi
                 assert torch.equal(after, before.masked_fill(before.abs() < t0, 0.0)), name
         # The reported forward weight density is the mean over the training forwards.
         mean_density = np.mean([float(torch.count_nonzero(w)) / numel for w in rec.after[name]])
-        assert metrics[f"weight_density/{name}"] == pytest.approx(mean_density)
-    assert not any(k.endswith(f"/{next(iter(rec.after))}") for k in metrics)  # no first layer
+        assert metrics.value("forward_weight_density")[name] == pytest.approx(mean_density)
+    # The first layer is not wrapped, so it reports nothing.
+    assert next(iter(rec.after)) not in metrics.value("forward_weight_density")
 
 
 def test_activation_keep_is_fixed_one_minus_s_regardless_of_weight_sparsity():
     method = ZeroFL(_cfg(act_threshold="first_batch"))
-    sparsyfed = SparsyFed({"method": {"name": "sparsyfed"}, "beta": 1.25, "sparsity": S})
+    sf_options = {
+        "act_pruning": True,
+        "act_keep_floor": 1e-7,
+        "act_threshold": "first_batch",
+        "wrap_downsample": True,
+    }
+    sparsyfed = SparsyFed(MethodSettings("sparsyfed", beta=1.25, sparsity=S, options=sf_options))
     x, y = _data(48)
     hp = LocalTraining(lr=0.05, batch_size=16)
     # Received weights: dense (round 1) and 90% zeros in one conv (more than S).
@@ -145,10 +161,11 @@ def test_activation_keep_is_fixed_one_minus_s_regardless_of_weight_sparsity():
         conv = next(layer for _, layer in sparse_layers(model))
         with torch.no_grad():
             conv.weight[torch.rand(conv.weight.shape) < zero_fraction] = 0.0
-        metrics = method.train(model, x, y, hp)
+        method.train(model, x, y, hp, CTX)
+        metrics = layer_metrics(model)
         for name, layer in sparse_layers(model):
             assert layer.last_keep_fraction == 1 - S, name
-            assert metrics[f"act_keep/{name}"] == 1 - S, name
+            assert metrics.value("act_keep_fraction")[name] == 1 - S, name
             if isinstance(layer, nn.Linear):
                 # Linear layers prune each batch to ceil((1 - S) * B * F) entries.
                 nnz, numel = layer._act_nnz
@@ -156,8 +173,8 @@ def test_activation_keep_is_fixed_one_minus_s_regardless_of_weight_sparsity():
             else:
                 assert layer._act_threshold is not None  # cached per round
         # SparsyFed derives the keep fraction from the weights: dense weights, no pruning.
-        sf_metrics = sparsyfed.train(dense_sf, x, y, hp)
-        assert all(v == 1.0 for k, v in sf_metrics.items() if k.startswith("act_keep/"))
+        sparsyfed.train(dense_sf, x, y, hp, CTX)
+        assert all(v == 1.0 for v in layer_metrics(dense_sf).value("act_keep_fraction").values())
 
 
 def test_pruned_weights_get_gradients_and_regrow():
@@ -178,8 +195,8 @@ def test_pruned_weights_get_gradients_and_regrow():
     x, y = _data(96)
     # Regrowth needs an SGD step larger than the kept magnitudes' threshold, so a
     # large learning rate and small batches (the loss stays finite).
-    metrics = method.train(model, x, y, LocalTraining(lr=2.0, batch_size=4, weight_decay=0.0))
-    assert np.isfinite(metrics["train_loss"])
+    metrics = method.train(model, x, y, LocalTraining(lr=2.0, batch_size=4, weight_decay=0.0), CTX)
+    assert np.isfinite(metrics.value("train_loss"))
     for name, layer in sparse_layers(model):
         first_zero = rec.after[name][0] == 0
         # Some weights zeroed at the first batch are back in a later forward
@@ -200,14 +217,14 @@ def test_upload_has_exactly_s_minus_mask_ratio_zeros(mask_ratio):
     received = {k: v.clone() for k, v in model.state_dict().items()}
     x, y = _data()
     hp = LocalTraining(lr=0.2, batch_size=16)
-    method.train(model, x, y, hp)
+    method.train(model, x, y, hp, CTX)
     trained = {k: v.clone() for k, v in model.state_dict().items()}
     # Shrink part of the (dense) first layer so the global threshold reaches it.
     stem = model[0].weight
     with torch.no_grad():
         stem[:4] *= 1e-3
-    upload = method.make_update(model, received, hp)
     keys = [f"{name}.weight" for name, _ in prunable_layers(model)]
+    upload = make_upload(model.state_dict(), received, method.upload_sparsity(CTX), keys, "weights")
     numel = sum(upload[k].numel() for k in keys)
     zeros = sum(int((upload[k] == 0).sum()) for k in keys)
     assert zeros == round((sparsity - mask_ratio) * numel)
@@ -221,13 +238,29 @@ def test_upload_has_exactly_s_minus_mask_ratio_zeros(mask_ratio):
 
 @pytest.mark.parametrize("bad", [-0.1, 0.95, "x", None])
 def test_mask_ratio_outside_zero_to_s_is_rejected(bad):
-    with pytest.raises(ValueError, match=r"method\.mask_ratio"):
-        ZeroFL(_cfg(0.9, mask_ratio=bad))
+    plain = compose_config(["method=zerofl", "sparsity=0.9"])
+    plain["method"]["mask_ratio"] = bad
+    with pytest.raises(ConfigError, match=r"method\.mask_ratio"):
+        load_config(plain)
 
 
-def test_beta_other_than_one_is_rejected():
-    with pytest.raises(ValueError, match="beta"):
-        ZeroFL({**_cfg(), "beta": 1.25})
+def test_beta_does_not_apply_and_is_reported_as_ignored():
+    cfg = load_config(compose_config(["method=zerofl", "beta=1.25"]))
+    cls, settings, ignored = method_settings(cfg)
+    assert cls is ZeroFL and settings.beta == 1.0
+    assert ignored == {"beta": 1.25}
+
+
+def test_delta_upload_is_pruned_to_the_methods_own_upload_sparsity():
+    cfg = load_config(compose_config(["method=zerofl", "sparsity=0.9", "method.mask_ratio=0.1"]))
+    cls, settings, _ = method_settings(cfg)
+    assert cls(settings).upload_sparsity(CTX) == pytest.approx(0.8)
+    g = torch.Generator().manual_seed(0)
+    trained = {"w": torch.randn(10, 10, generator=g), "b": torch.randn(10, generator=g)}
+    received = {"w": torch.randn(10, 10, generator=g), "b": torch.randn(10, generator=g)}
+    delta = make_upload(trained, received, cls(settings).upload_sparsity(CTX), ["w"], "delta_topk")
+    assert int((delta["w"] == 0).sum()) == 80  # S - mask_ratio, not S
+    torch.testing.assert_close(delta["b"], trained["b"] - received["b"])
 
 
 def test_end_to_end_inprocess_run(tmp_path):
@@ -246,8 +279,8 @@ def test_end_to_end_inprocess_run(tmp_path):
         ]
     )
     cfg["output_dir"] = str(tmp_path / "run")
-    validate(cfg)
-    assert cfg["method"]["impl"] == "baselines.zerofl:ZeroFL" and cfg["beta"] == 1.0
+    cfg = load_config(cfg)
+    assert cfg.method.impl == "baselines.zerofl:ZeroFL" and cfg.beta == 1.0
     summary = run_inprocess(cfg)
     assert np.isfinite(summary["final_accuracy"])
     with open(tmp_path / "run" / "metrics.jsonl") as fh:

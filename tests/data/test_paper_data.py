@@ -29,7 +29,7 @@ from paper_data_fixtures import (
     write_wav,
 )
 
-from sparsyfed.config import compose_config, validate
+from sparsyfed.config import compose_config, load_config
 from sparsyfed.data import DATASETS, DatasetNotFoundError, load_dataset
 from sparsyfed.data import cifar as cifar_mod
 from sparsyfed.data import sources as sources_mod
@@ -569,7 +569,7 @@ def test_sources_module_constants() -> None:
 @pytest.mark.parametrize("name", ["cifar10", "cifar100", "speech_commands"])
 def test_hydra_config_group(name: str) -> None:
     cfg = compose_config([f"dataset={name}"])
-    validate(cfg)
+    load_config(cfg)
     assert cfg["dataset"]["name"] == name and cfg["dataset"]["download"] is True
 
 

@@ -1,4 +1,4 @@
-"""End-to-end properties of SparsyFed through the real ClientApp and strategy (no Ray)."""
+"""End-to-end properties of SparsyFed through the real ClientApp and round loop (no Ray)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,34 @@ import numpy as np
 import pytest
 import torch
 from flwr.app import Array
-from helpers import make_cfg, read_rows
+from helpers import client_updates, make_cfg, read_rows
 from inprocess_grid import run_inprocess
 
 from sparsyfed.core.client import run_client_round
 from sparsyfed.core.server import FederatedServer
 from sparsyfed.core.task import get_task
-from sparsyfed.flower.records import blobs_to_record, record_to_blobs
-from sparsyfed.methods import ClientUpdate
+from sparsyfed.flower.records import get_message, put_message
 from sparsyfed.wire.codec import CODECS, payload_info
-from sparsyfed.wire.joint import JOINT_KEY
-from sparsyfed.wire.payload import decode_state, encode_state, nonzero_count
+from sparsyfed.wire.message import decode_state, encode_state
+from sparsyfed.wire.report import nonzero_count
 
 
-def tiny_cfg(tmp_path, data_dir, *extra: str) -> dict:
+def tiny_cfg(tmp_path, data_dir, *extra: str):
     return make_cfg(tmp_path, data_dir, "rounds=5", *extra)
+
+
+def client_round(task, pid: int, server_round: int, received: dict):
+    upload, _, metrics = run_client_round(task, task.round_context(server_round), pid, received)
+    return upload, metrics
 
 
 def test_upload_prunable_weights_have_exactly_target_sparsity(tmp_path, data_dir):
     cfg = tiny_cfg(tmp_path, data_dir, "sparsity=0.9")
     server = FederatedServer(cfg)
     task = get_task(cfg)
-    upload, metrics = run_client_round(task, 2, 1, server.global_arrays())
+    upload, num_examples, _ = run_client_round(
+        task, task.round_context(1), 2, server.global_arrays()
+    )
     prunable = task.prunable_keys
     numel = sum(upload[k].size for k in prunable)
     zeros = sum(int((upload[k] == 0).sum()) for k in prunable)
@@ -41,7 +47,7 @@ def test_upload_prunable_weights_have_exactly_target_sparsity(tmp_path, data_dir
     for key, value in upload.items():
         if key not in prunable and value.dtype.kind == "f" and "running" not in key:
             assert nonzero_count(value) == value.size, key
-    assert metrics["num_examples"] == len(task.partitions[2])
+    assert num_examples == len(task.partitions[2])
 
 
 def test_keep_fraction_equals_one_minus_received_layer_sparsity(tmp_path, data_dir):
@@ -49,12 +55,12 @@ def test_keep_fraction_equals_one_minus_received_layer_sparsity(tmp_path, data_d
     server = FederatedServer(cfg)
     task = get_task(cfg)
     # Round 1: the initial model is dense, so nothing is pruned (keep 1.0).
-    _, m1 = run_client_round(task, 0, 1, server.global_arrays())
-    assert all(v == 1.0 for k, v in m1.items() if k.startswith("act_keep/"))
-    upload, _ = run_client_round(task, 1, 1, server.global_arrays())
+    _, m1 = client_round(task, 0, 1, server.global_arrays())
+    assert all(v == 1.0 for v in m1.value("act_keep_fraction").values())
+    upload, _ = client_round(task, 1, 1, server.global_arrays())
     received = upload  # a sparse model, as a client receives after round 1
-    _, m2 = run_client_round(task, 0, 2, received)
-    keep = {k.removeprefix("act_keep/"): v for k, v in m2.items() if k.startswith("act_keep/")}
+    _, m2 = client_round(task, 0, 2, received)
+    keep = m2.value("act_keep_fraction")
     assert keep
     for layer, value in keep.items():
         w = received[f"{layer}.weight"]
@@ -74,7 +80,7 @@ def test_sparsyfed_global_mask_never_grows_after_round_1_but_topk_regrows(tmp_pa
     assert all(r["sparsity_prunable"] <= 0.9 + 1e-9 for r in rows)
     assert rows[-1]["sparsity_prunable"] > 0.5
     # ... and each client uploaded exactly 10% of the prunable weights (+ dense small tensors).
-    assert all(len(set(r["uplink_nnz_per_client"])) >= 1 for r in rows)
+    assert all(len(set(r["uplink_nnz_per_client"].values())) >= 1 for r in rows)
 
     topk = tiny_cfg(
         tmp_path / "b", data_dir, "sparsity=0.9", "beta=1.0", "method.act_pruning=false"
@@ -89,7 +95,7 @@ def test_round_metrics_bytes_are_encoded_lengths_and_sparse_beats_dense(tmp_path
     summary = run_inprocess(cfg)
     rows = read_rows(cfg)
     r = rows[-1]
-    assert r["uplink_bytes"] == sum(r["uplink_bytes_per_client"])
+    assert r["uplink_bytes"] == sum(r["uplink_bytes_per_client"].values())
     assert r["uplink_bytes"] < r["uplink_dense_bytes"] / 4
     assert r["uplink_bound_bytes"] <= r["uplink_bytes"]
     assert r["downlink_bytes"] == 3 * r["downlink_bytes_per_client"]
@@ -113,22 +119,28 @@ def test_same_seed_same_run_and_other_seed_differs(tmp_path, data_dir):
 
 
 def _corrupt_payload(reply, sent):
-    record = reply.content["arrays"]
+    record = reply.content["update"]
     key = next(iter(record))
     record[key] = Array(dtype="uint8", shape=(3,), stype=record[key].stype, data=b"bad")
     return reply
 
 
 def _received(sent) -> dict[str, np.ndarray]:
-    return decode_state(record_to_blobs(sent.content["arrays"]))
+    return decode_state(get_message(sent.content, "model"))
+
+
+def _replace_update(reply, message) -> None:
+    for name in ("update", "update.joint"):
+        if name in reply.content:
+            del reply.content[name]
+    put_message(reply.content, "update", message)
 
 
 def _nonfinite_payload(reply, sent):
-    blobs = record_to_blobs(reply.content["arrays"])
-    state = decode_state(blobs, references=_received(sent))
+    state = decode_state(get_message(reply.content, "update"), references=_received(sent))
     key = next(k for k, v in state.items() if v.dtype.kind == "f")
     state[key] = np.full_like(state[key], np.nan)
-    reply.content["arrays"] = blobs_to_record(encode_state(state))
+    _replace_update(reply, encode_state(state))
     return reply
 
 
@@ -142,10 +154,10 @@ def _foreign_reference_payload(reply, sent):
             foreign[key].reshape(-1)[1::2] = 0.0
             state[key] = np.zeros_like(value)
             state[key].reshape(-1)[::8] = 0.5
-    blobs = encode_state(state, references=foreign)
-    codecs = {payload_info(b).codec for k, b in blobs.items() if k != JOINT_KEY}
+    message = encode_state(state, references=foreign)
+    codecs = {payload_info(b).codec for b in message.tensors.values()}
     assert codecs & {"support", "joint"}
-    reply.content["arrays"] = blobs_to_record(blobs)
+    _replace_update(reply, message)
     return reply
 
 
@@ -164,13 +176,8 @@ def test_malformed_update_is_dropped_and_round_completes(tmp_path, data_dir, cor
     # The global model is exactly the aggregate of the two good clients.
     server = FederatedServer(cfg)
     assert server.sample_clients() == first_round
-    task = get_task(cfg)
-    updates = []
-    for pid in first_round[1:]:
-        upload, metrics = run_client_round(task, pid, 1, server.global_arrays())
-        state = {k: torch.from_numpy(v) for k, v in upload.items()}
-        updates.append(ClientUpdate(pid, state, int(metrics["num_examples"]), metrics))
-    server.apply_updates(1, updates)
+    updates = client_updates(server, first_round[1:], 1)
+    server.apply_updates(server.task.round_context(1), updates)
     assert server.evaluate()["loss"] == rows[1]["loss"]
 
 
@@ -185,12 +192,10 @@ def test_sparsyfed_uplink_is_coded_against_the_received_model(tmp_path, data_dir
     for r in rows[1:]:
         support = r["uplink_codecs"].get("support", 0)
         assert support + r["uplink_codecs"].get("joint", 0) > 0
-        for sent, best in zip(
-            r["uplink_bytes_per_client"],
-            r["uplink_best_unconditional_bytes_per_client"],
-            strict=True,
-        ):
-            assert sent < best
+        sent, best = r["uplink_bytes_per_client"], r["uplink_best_unconditional_bytes_per_client"]
+        assert list(sent) == list(best) == [str(p) for p in r["clients"]]
+        for pid in sent:
+            assert sent[pid] < best[pid]
         assert r["uplink_cond_bound_bytes"] < r["uplink_bound_bytes"]
         assert r["uplink_cond_bound_bytes"] <= r["uplink_bytes"]
         assert r["uplink_support_position_bits"] >= r["uplink_support_position_bound_bits"] > 0
@@ -228,20 +233,10 @@ def test_int8_uplink_with_error_feedback_runs_and_sends_less(tmp_path, data_dir)
 
 
 def test_batchnorm_counters_stay_integer_and_bn_stats_are_averaged(tmp_path, data_dir):
-    from sparsyfed.methods import ClientUpdate
-
     cfg = tiny_cfg(tmp_path, data_dir)
     server = FederatedServer(cfg)
-    task = get_task(cfg)
-    updates = []
-    for pid in (0, 1):
-        upload, metrics = run_client_round(task, pid, 1, server.global_arrays())
-        updates.append(
-            ClientUpdate(
-                pid, {k: torch.from_numpy(v) for k, v in upload.items()}, metrics["num_examples"]
-            )
-        )
-    server.apply_updates(1, updates)
+    updates = client_updates(server, (0, 1), 1)
+    server.apply_updates(server.task.round_context(1), updates)
     counters = [k for k in server.state if k.endswith("num_batches_tracked")]
     assert counters
     for key in counters:
@@ -252,24 +247,34 @@ def test_batchnorm_counters_stay_integer_and_bn_stats_are_averaged(tmp_path, dat
     torch.testing.assert_close(server.state[mean_key].double(), expected)
 
 
-def test_recorder_warns_once_when_a_layer_collapses(tmp_path, data_dir):
+def test_console_warns_once_when_a_layer_collapses():
     import logging
 
-    from sparsyfed.callbacks.recorder import RunRecorder
+    from sparsyfed.callbacks.console import ConsoleProgress
 
-    cfg = tiny_cfg(tmp_path, data_dir)
-    recorder = RunRecorder(tmp_path / "rec", cfg)
+    console = ConsoleProgress()
+    console.total_rounds = 5
     seen: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: seen.append(record.getMessage())
-    recorder.logger.addHandler(handler)
+    console.logger.addHandler(handler)
+    row = {
+        "round": 3,
+        "accuracy": 0.5,
+        "loss": 1.0,
+        "sparsity_prunable": 0.9,
+        "uplink_bytes": 1,
+        "downlink_bytes": 1,
+        "round_seconds": 0.1,
+        "layer_sparsity": {"a.weight": 0.9, "b.weight": 1.0},
+    }
     try:
-        row = {"round": 3, "layer_sparsity": {"a.weight": 0.9, "b.weight": 1.0}}
-        recorder.warn_empty_layers(row)
-        recorder.warn_empty_layers(row | {"round": 4})
+        console.on_round_end(row, None)
+        console.on_round_end(row | {"round": 4}, None)
     finally:
-        recorder.logger.removeHandler(handler)
-    assert len(seen) == 1 and "b.weight" in seen[0] and "100% sparse" in seen[0]
+        console.logger.removeHandler(handler)
+    warnings = [m for m in seen if "100% sparse" in m]
+    assert len(warnings) == 1 and "b.weight" in warnings[0]
 
 
 def test_federated_evaluation_uses_client_test_splits(tmp_path, data_dir):

@@ -195,7 +195,8 @@ def _small_conv2d() -> nn.Module:
 
 
 def _default_model() -> nn.Module:
-    return build_model(DEFAULT_MODEL, (1, 40), 10)
+    options = {k: v for k, v in DEFAULT_MODEL.items() if k != "name"}
+    return build_model(DEFAULT_MODEL["name"], options, (1, 40), 10)
 
 
 def test_layer_forward_flops_hand_computed_small_net():

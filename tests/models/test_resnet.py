@@ -8,15 +8,19 @@ import math
 
 import pytest
 import torch
+from helpers import round_ctx
 from torch import nn
 
-from sparsyfed.config import compose_config, group_options
+from sparsyfed.config import compose_config, group_options, load_config
+from sparsyfed.core.client import layer_metrics
 from sparsyfed.core.training import LocalTraining
-from sparsyfed.methods import ClientUpdate, load_method
-from sparsyfed.models import MODELS, build_model
+from sparsyfed.methods import ClientUpdate, ModelSpec, build_method
+from sparsyfed.models import MODELS
+from sparsyfed.models import build_model as _build_model
 from sparsyfed.nn.init import init_weights
 from sparsyfed.nn.layers import SparseLayerMixin, prunable_layers, prunable_weight_names
 from sparsyfed.sparse.topk import global_magnitude_prune_, num_to_prune
+from sparsyfed.upload.steps import make_upload
 
 # model name -> (input shape, number of classes) of the paper's datasets.
 SETUPS = {
@@ -51,6 +55,24 @@ def _cfg(model: str, method: str) -> dict:
     cfg = copy.deepcopy(_method_cfg(method))
     cfg["model"] = {"name": model}  # the model group holds only the name
     return cfg
+
+
+def build_model(cfg: dict, shape, classes) -> nn.Module:
+    return _build_model(cfg["name"], {k: v for k, v in cfg.items() if k != "name"}, shape, classes)
+
+
+def load_method(cfg: dict):
+    """The method of a composed config, told the model's structure (as the Task does)."""
+    method = build_method(load_config(cfg))
+    shape, classes = SETUPS[cfg["model"]["name"]]
+
+    def new_model() -> nn.Module:
+        return method.prepare_model(build_model(cfg["model"], shape, classes))
+
+    net = new_model()
+    params = tuple(name for name, _ in net.named_parameters())
+    method.setup(ModelSpec(tuple(prunable_weight_names(net)), params, new_model))
+    return method
 
 
 def _build(model: str, device: str | None = None) -> nn.Module:
@@ -153,7 +175,7 @@ def test_prepare_model_keeps_state_dict_keys(method):
         wrapped = [name for name, m in prepared.named_modules() if isinstance(m, SparseLayerMixin)]
         if method.startswith(("sparsyfed", "sparsefedpp")):
             assert len(wrapped) == 21 and "layer2.0.downsample.0" in wrapped
-        elif method == "zerofl":  # every conv/linear but the stem (METHOD.md 7.3)
+        elif method == "zerofl":  # every conv/linear but the stem (docs/methods.md section 8)
             assert (
                 len(wrapped) == 20 and "conv1" not in wrapped and type(prepared.conv1) is nn.Conv2d
             )
@@ -198,20 +220,23 @@ def _client_round(
     g = torch.Generator().manual_seed(2)
     x = torch.randn(samples, *shape, generator=g)
     y = torch.randint(0, classes, (samples,), generator=g)
-    hp = LocalTraining(lr=0.05, batch_size=2, seed=3, server_round=server_round, total_rounds=40)
-    metrics = method.train(net, x, y, hp)
+    hp = LocalTraining(lr=0.05, batch_size=2, seed=3)
+    ctx = round_ctx(server_round, total_rounds=40)
+    metrics = method.train(net, x, y, hp, ctx)
+    metrics.update(layer_metrics(net))
     trained = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    upload = method.make_update(net, state, hp)
-    return method, hp, state, metrics, trained, upload, prunable_weight_names(net)
+    keys = prunable_weight_names(net)
+    upload = make_upload(net.state_dict(), state, method.upload_sparsity(ctx), keys, "weights")
+    return method, ctx, state, metrics, trained, upload, keys
 
 
-def _check_upload(method, hp, trained, upload, keys):
+def _check_upload(method, ctx, trained, upload, keys):
     assert set(upload) == set(trained)
-    target = method.upload_sparsity(hp)
+    target = method.upload_sparsity(ctx)
     numel = sum(upload[k].numel() for k in keys)
     zeros = sum(int((upload[k] == 0).sum()) for k in keys)
     if target > 0:
-        # Zeros already present count toward the target (METHOD.md 4).
+        # Zeros already present count toward the target (docs/methods.md section 4).
         already = sum(int((trained[k] == 0).sum()) for k in keys)
         assert zeros == max(num_to_prune(numel, target), already)
         for k in keys:  # the upload only zeroes entries, it never changes the kept ones
@@ -244,12 +269,12 @@ def test_client_round_on_a_sparse_received_model(model, method_name, received):
     method, hp, state, metrics, trained, upload, keys = _client_round(
         model, method_name, received[model], server_round=2
     )
-    assert math.isfinite(metrics["train_loss"])
+    assert math.isfinite(metrics.value("train_loss"))
     changed = sum(int((trained[k] != state[k]).sum()) for k in keys)
     assert changed > 0
     regrown = {k: int(((state[k] == 0) & (trained[k] != 0)).sum()) for k in keys}
     if method_name == "sparsyfed_spectral":
-        # A layer the global prune emptied (three layer4 convs at 95%, METHOD.md 2.2) gets the
+        # A layer the global prune emptied (three layer4 convs at 95%, docs/methods.md section 4.5) gets the
         # fallback exponent 1.0, as in the official code, so its zeros get gradients.
         emptied = {k for k in keys if not state[k].any()}
         assert emptied and all(regrown[k] == 0 for k in keys if k not in emptied)
@@ -258,12 +283,10 @@ def test_client_round_on_a_sparse_received_model(model, method_name, received):
     elif method_name in ("topk", "fedavg", "fedavgm"):
         assert sum(regrown.values()) > 0  # plain dense SGD: pruned weights get gradients
     if method_name.startswith(("sparsyfed", "sparsefedpp")) and method_name != "sparsyfed_na":
-        keeps = [v for k, v in metrics.items() if k.startswith("act_keep/")]
+        keeps = list(metrics.value("act_keep_fraction").values())
         assert len(keeps) == 21 and max(keeps) < 1.0  # activations pruned in every layer
     if method_name == "zerofl":  # the stem trains dense, the 20 other layers under Top-K
-        dens = {
-            k.split("/", 1)[1]: v for k, v in metrics.items() if k.startswith("weight_density/")
-        }
+        dens = metrics.value("forward_weight_density")
         assert len(dens) == 20 and "conv1" not in dens
         assert max(dens.values()) <= 1.0 - method.sparsity + 1e-3
     _check_upload(method, hp, trained, upload, keys)
@@ -285,7 +308,7 @@ def test_client_round_one_from_the_initial_model(model, method_name):
     method, hp, state, metrics, trained, upload, keys = _client_round(
         model, method_name, None, server_round=1, samples=4
     )
-    assert math.isfinite(metrics["train_loss"])
+    assert math.isfinite(metrics.value("train_loss"))
     assert any(not torch.equal(trained[k], state[k]) for k in keys)
     if method_name == "flash_spdst":
         # Dynamic sparse training leaves at most 1 - S of the weights; the upload may hold
@@ -294,7 +317,7 @@ def test_client_round_one_from_the_initial_model(model, method_name):
         numel = sum(upload[k].numel() for k in keys)
         zeros = sum(int((upload[k] == 0).sum()) for k in keys)
         assert zeros >= num_to_prune(numel, method.sparsity)
-        assert metrics["dst_mask_updates"] >= 1
+        assert metrics.value("dst_mask_updates") >= 1
     else:
         _check_upload(method, hp, trained, upload, keys)
 
@@ -318,19 +341,17 @@ def test_server_hooks_on_resnet_states(method_name, received):
     method = load_method(_cfg(model, method_name))
     net = method.prepare_model(_build(model))
     g0 = received[model]
-    if method_name == "flash_spdst":  # the server keeps the model template for its re-init
-        method.initialize(net, torch.Generator().manual_seed(0))
     g = torch.Generator().manual_seed(4)
     other = {
         k: v * (1 + 0.1 * torch.rand(v.shape, generator=g)) if v.is_floating_point() else v
         for k, v in g0.items()
     }
-    stage1 = {"flash_stage1": 1.0} if method_name.startswith("flash") else {}
-    ups = [ClientUpdate(0, g0, 3, dict(stage1)), ClientUpdate(1, other, 1, dict(stage1))]
+    ups = [ClientUpdate(0, g0, 3), ClientUpdate(1, other, 1)]
     keys = prunable_weight_names(net)
     numel = sum(g0[k].numel() for k in keys)
     for server_round in (1, 2):
-        g1 = method.after_aggregate(method.aggregate(g0, ups), server_round)
+        ctx = round_ctx(server_round, total_rounds=40)
+        g1 = method.after_aggregate(method.aggregate(g0, ups, ctx), ctx)
         assert set(g1) == set(g0)
         assert all(g1[k].dtype == g0[k].dtype and g1[k].shape == g0[k].shape for k in g0)
         assert all(bool(torch.isfinite(v.float()).all()) for v in g1.values())
@@ -338,15 +359,11 @@ def test_server_hooks_on_resnet_states(method_name, received):
         # (SPDST draws a new random mask of the same size; FedSparsify purges to s_t < 95%).
         zeros = sum(int((g1[k] == 0).sum()) for k in keys)
         assert zeros == num_to_prune(numel, RECEIVED_SPARSITY)
-        ups = [ClientUpdate(u.partition_id, u.state, u.num_examples, {}) for u in ups]
         g0 = g1
 
 
 def test_sparsyfed_can_leave_downsample_convs_plain_as_the_official_code():
-    from sparsyfed.config import compose_config
-    from sparsyfed.methods import load_method
-    from sparsyfed.models import build_model
-    from sparsyfed.nn.layers import prunable_weight_names, sparse_layers
+    from sparsyfed.nn.layers import sparse_layers
 
     for wrap, expected in ((True, 21), (False, 18)):
         cfg = compose_config(["model=resnet18_cifar", f"method.wrap_downsample={wrap}"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ from codec_helpers import F32, bit_nnz, header
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sparsyfed.upload.transport import WireOptions, encode_uplink
+from sparsyfed.config.schema import WireOptions
+from sparsyfed.upload.transport import encode_uplink
 from sparsyfed.wire.bounds import sparse_bound_bits
 from sparsyfed.wire.codec import (
     JointPositions,
@@ -21,15 +23,18 @@ from sparsyfed.wire.codec import (
     encode_array,
     encode_array_joint,
     payload_info,
+    support_mask,
 )
 from sparsyfed.wire.enumerative import MAX_COUNT, subset_rank, subset_unrank
-from sparsyfed.wire.joint import (
-    JOINT_KEY,
-    block_code_bits,
-    decode_joint_block,
-    encode_joint_block,
-)
-from sparsyfed.wire.payload import decode_state, encode_state, payload_report, support_mask
+from sparsyfed.wire.joint import block_code_bits, decode_joint_block, encode_joint_block
+from sparsyfed.wire.message import EncodedMessage, decode_state, encode_state
+from sparsyfed.wire.report import payload_report
+
+
+def with_tensor(message: EncodedMessage, key: str, blob) -> EncodedMessage:
+    """``message`` with one payload replaced."""
+    return replace(message, tensors={**message.tensors, key: blob})
+
 
 HEAD = 11  # joint block header: magic, version, count, fingerprint
 FINGERPRINT = 0x1234ABCD
@@ -173,7 +178,7 @@ def test_late_round_upload_codes_positions_at_the_conditional_bound(seed: int) -
     decoded = decode_state(blobs, expected=shapes, references=received)
     for key, value in upload.items():
         assert decoded[key].tobytes() == value.tobytes(), key
-    codecs = {k: payload_info(b).codec for k, b in blobs.items() if k != JOINT_KEY}
+    codecs = {k: payload_info(b).codec for k, b in blobs.tensors.items()}
     # layer0 has 864 elements (< 1024): dense; 300 dropped positions exceed MAX_COUNT.
     assert codecs == {
         "layer0.weight": "dense",
@@ -184,22 +189,23 @@ def test_late_round_upload_codes_positions_at_the_conditional_bound(seed: int) -
         "layer0.bias": "dense",
     }
     report = payload_report(decoded, blobs, references=received)
-    bound = report["support_position_bound_bits"]
+    bound = report.conditional.support_position_bound_bits
     joint_bound = sum(
         sparse_bound_bits(bit_nnz(received[k]), bit_nnz(upload[k]), 0)
         for k in ("layer1.weight", "layer2.weight", "layer3.weight")
     )
-    support_code = payload_info(blobs["layer4.weight"]).position_code_bits
+    support_code = payload_info(blobs.tensors["layer4.weight"]).position_code_bits
     # The three joint tensors cost ceil(sum log2 C) bits together.
-    joint_code = report["support_position_code_bits"] - support_code
+    cond = report.conditional
+    joint_code = cond.support_position_code_bits - support_code
     assert joint_bound <= joint_code + 1e-6 <= joint_bound + 1 + 1e-6
-    assert report["support_position_code_bits"] <= 1.05 * bound
+    assert cond.support_position_code_bits <= 1.05 * bound
     # Per-message coding beats per-tensor Rice on the same tensors, in bytes too.
     per_tensor = encode_state(upload, references=received, joint=False)
-    assert JOINT_KEY not in per_tensor
+    assert per_tensor.joint is None
     old = payload_report(decoded, per_tensor, references=received)
-    assert report["support_position_code_bits"] < old["support_position_code_bits"]
-    assert report["bytes"] < old["bytes"] < old["best_unconditional_bytes"]
+    assert cond.support_position_code_bits < old.conditional.support_position_code_bits
+    assert report.bytes < old.bytes < old.conditional.best_unconditional_bytes
 
 
 def test_upload_equal_to_received_support_costs_no_position_bits() -> None:
@@ -207,8 +213,8 @@ def test_upload_equal_to_received_support_costs_no_position_bits() -> None:
     blobs = encode_state(upload, references=received)
     decoded = decode_state(blobs, references=received)
     report = payload_report(decoded, blobs, references=received)
-    assert report["support_position_code_bits"] == 0
-    assert len(blobs[JOINT_KEY]) == HEAD  # header only: every C(m, k) is 1
+    assert report.conditional.support_position_code_bits == 0
+    assert len(blobs.joint) == HEAD  # header only: every C(m, k) is 1
 
 
 @settings(max_examples=40, deadline=None)
@@ -236,7 +242,7 @@ def test_quantised_uplink_with_error_feedback_uses_the_joint_block() -> None:
     received, upload = late_round_pair(1)
     wire = WireOptions(values="int8")
     blobs, residual = encode_uplink(upload, received, wire, rng=np.random.default_rng(0))
-    assert JOINT_KEY in blobs
+    assert blobs.joint is not None
     decoded = decode_state(blobs, references=received)
     for key, res in residual.items():
         np.testing.assert_allclose(decoded[key] + res, upload[key], rtol=0, atol=1e-6)
@@ -259,8 +265,9 @@ def test_joint_codec_cannot_be_used_alone() -> None:
         decode_array(payload, reference=received[key], joint_coded=part.coded[::-1].copy())
     with pytest.raises(PayloadError, match="coded ranks"):
         decode_array(payload, reference=received[key], joint_coded=part.coded[:-1])
-    with pytest.raises(ValueError, match="reserved"):
-        encode_state({JOINT_KEY: upload[key]})
+    # No tensor name is reserved: the joint block has its own field.
+    odd = {"@joint-positions": upload[key]}
+    assert decode_state(encode_state(odd))["@joint-positions"].tobytes() == upload[key].tobytes()
 
 
 def test_hostile_messages_raise_payload_error() -> None:
@@ -268,7 +275,7 @@ def test_hostile_messages_raise_payload_error() -> None:
     shapes = {k: v.shape for k, v in upload.items()}
     blobs = encode_state(upload, references=received)
     key = "layer2.weight"
-    info = payload_info(blobs[key])
+    info = payload_info(blobs.tensors[key])
     other_ref = dict(received)
     other_ref[key] = received[key].copy()
     other_ref[key].reshape(-1)[np.flatnonzero(received[key] == 0)[:1]] = 1.0  # m + 1
@@ -279,18 +286,19 @@ def test_hostile_messages_raise_payload_error() -> None:
     over_m = header("joint", F32, info.shape, bit_nnz(received[key]) + 1)
     over_m += np.ones(bit_nnz(received[key]) + 1, dtype="<f4").tobytes()
     cases = [
-        ({k: v for k, v in blobs.items() if k != JOINT_KEY}, received, "no"),
-        (blobs | {JOINT_KEY: blobs[JOINT_KEY] + b"\x00"}, received, "bytes"),
+        (replace(blobs, joint=None), received, "no"),
+        (replace(blobs, joint=blobs.joint + b"\x00"), received, "bytes"),
         (blobs, None, "reference"),
         (blobs, other_ref, "other references"),
         (blobs, shaped_ref, "shape"),
-        (blobs | {key: too_many}, received, "at most"),
-        (blobs | {key: over_m}, received, "keeps"),
-        (blobs | {JOINT_KEY: np.zeros((2, 2), np.uint8)}, received, "1-D"),
-        (blobs | {JOINT_KEY: 5}, received, "bytes"),
+        (with_tensor(blobs, key, too_many), received, "at most"),
+        (with_tensor(blobs, key, over_m), received, "keeps"),
+        (replace(blobs, joint=np.zeros((2, 2), np.uint8)), received, "1-D"),
+        (replace(blobs, joint=5), received, "bytes"),
+        (dict(blobs.tensors), received, "EncodedMessage"),
     ]
     plain = encode_state(upload)
-    cases.append((plain | {JOINT_KEY: blobs[JOINT_KEY]}, received, "without joint"))
+    cases.append((replace(plain, joint=blobs.joint), received, "without joint"))
     for bad, refs, match in cases:
         with pytest.raises(PayloadError, match=match):
             decode_state(bad, expected=shapes, references=refs)
@@ -306,8 +314,9 @@ def test_mutated_joint_messages_only_raise_payload_error() -> None:
     trials = 2_000
     for _ in range(trials):
         received, blobs = messages[int(rng.integers(0, len(messages)))]
-        target = JOINT_KEY if rng.random() < 0.6 else str(rng.choice(sorted(blobs)))
-        data = bytearray(blobs[target])
+        joint = rng.random() < 0.6
+        target = None if joint else str(rng.choice(sorted(blobs.tensors)))
+        data = bytearray(blobs.joint if joint else blobs.tensors[target])
         op = int(rng.integers(0, 4))
         if op == 0 and data:
             data[int(rng.integers(0, len(data)))] ^= int(rng.integers(1, 256))
@@ -317,7 +326,9 @@ def test_mutated_joint_messages_only_raise_payload_error() -> None:
             data.extend(rng.integers(0, 256, size=int(rng.integers(1, 4)), dtype=np.uint8))
         elif len(data) > HEAD:
             data[HEAD + int(rng.integers(0, len(data) - HEAD))] = int(rng.integers(0, 256))
-        bad = blobs | {target: bytes(data)}
+        bad = (
+            replace(blobs, joint=bytes(data)) if joint else with_tensor(blobs, target, bytes(data))
+        )
         try:
             decoded = decode_state(bad, references=received)
         except PayloadError as exc:

@@ -1,0 +1,73 @@
+"""How instructions reach clients: the executor interface and the in-process executor.
+
+The round loop (:mod:`sparsyfed.core.run`) hands a round's instructions to an
+executor and gets one reply (or failure) per instruction back, in any order.
+:class:`LocalExecutor` runs the clients one after another in this process
+(the bare loop: no Flower, no Ray); :mod:`sparsyfed.flower.executor` sends
+them as Flower messages over a ``Grid``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sparsyfed.config.schema import RunConfig
+from sparsyfed.core.client import handle_evaluate, handle_train
+from sparsyfed.core.messages import (
+    ClientFailure,
+    EvaluateInstruction,
+    EvaluateReply,
+    TrainInstruction,
+    TrainReply,
+)
+from sparsyfed.core.task import get_task
+
+
+class Executor(Protocol):
+    """Delivers instructions to clients and returns their replies."""
+
+    def train(self, instructions: Sequence[TrainInstruction]) -> list[TrainReply | ClientFailure]:
+        """Run every train instruction; one reply or failure each, in any order."""
+        ...
+
+    def evaluate(
+        self, instructions: Sequence[EvaluateInstruction]
+    ) -> list[EvaluateReply | ClientFailure]:
+        """Run every evaluate instruction; one reply or failure each, in any order."""
+        ...
+
+
+class LocalExecutor:
+    """Run every client in this process, one after another (the bare loop).
+
+    A client that raises becomes a :class:`ClientFailure`, as a failing
+    ClientApp becomes an error reply in Flower.
+    """
+
+    def __init__(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
+
+    def train(self, instructions: Sequence[TrainInstruction]) -> list[TrainReply | ClientFailure]:
+        """Train every instruction's client."""
+        task = get_task(self.cfg)
+        replies: list[TrainReply | ClientFailure] = []
+        for instruction in instructions:
+            try:
+                replies.append(handle_train(task, instruction))
+            except Exception as err:
+                replies.append(ClientFailure(instruction.partition_id, repr(err)[-300:]))
+        return replies
+
+    def evaluate(
+        self, instructions: Sequence[EvaluateInstruction]
+    ) -> list[EvaluateReply | ClientFailure]:
+        """Evaluate every instruction's client."""
+        task = get_task(self.cfg)
+        replies: list[EvaluateReply | ClientFailure] = []
+        for instruction in instructions:
+            try:
+                replies.append(handle_evaluate(task, instruction))
+            except Exception as err:
+                replies.append(ClientFailure(instruction.partition_id, repr(err)[-300:]))
+        return replies

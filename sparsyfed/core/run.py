@@ -1,0 +1,279 @@
+"""The round loop of a run, free of Flower: sample, send, collect, aggregate, evaluate, record.
+
+:class:`FederatedRun` is a plain loop over the rounds. Clients are reached
+through an :class:`~sparsyfed.core.executor.Executor` (in-process, or Flower
+messages over a Grid); what a run writes and prints is done by callbacks
+(:mod:`sparsyfed.callbacks`), called at the start, after every round and at
+the end. A run can start from a :class:`ResumePoint` (a checkpoint) and then
+continues exactly as the uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from sparsyfed.callbacks.base import Callback, RunInfo
+from sparsyfed.config.schema import RunConfig
+from sparsyfed.core.context import RoundContext
+from sparsyfed.core.executor import Executor
+from sparsyfed.core.messages import (
+    ClientFailure,
+    EvaluateInstruction,
+    EvaluateReply,
+    TrainInstruction,
+    TrainReply,
+)
+from sparsyfed.core.server import FederatedServer, ServerState
+from sparsyfed.methods import ClientUpdate
+from sparsyfed.metrics.record import downlink_columns, ratio, summarize, uplink_columns
+from sparsyfed.metrics.record import uplink_metrics as uplink_client_metrics
+from sparsyfed.metrics.values import Metrics, reduce_clients
+from sparsyfed.upload.transport import encode_downlink
+from sparsyfed.wire.codec import PayloadError
+from sparsyfed.wire.message import EncodedMessage, decode_state
+from sparsyfed.wire.report import PayloadReport, payload_report
+
+LOGGER = logging.getLogger("sparsyfed")
+
+
+@dataclass
+class RunState:
+    """A run after a completed round: the server's state and the loop's running totals."""
+
+    round: int
+    server: ServerState
+    cumulative: dict[str, int] = field(default_factory=lambda: {"uplink": 0, "downlink": 0})
+
+
+@dataclass
+class ResumePoint:
+    """Where a resumed run continues: the saved state and the records written so far."""
+
+    state: RunState
+    history: list[dict[str, Any]]
+
+
+class FederatedRun:
+    """One federated training run.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run config.
+    executor : Executor
+        How instructions reach the clients.
+    callbacks : sequence of Callback
+        Called at the start, after every round and at the end, in order.
+    header : dict
+        What identifies the run in its summary (method, effective beta and
+        sparsity, ignored keys, ...).
+    resume : ResumePoint, optional
+        Continue after a saved round instead of starting at round 0.
+
+    """
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        executor: Executor,
+        callbacks: Sequence[Callback] = (),
+        header: dict[str, Any] | None = None,
+        resume: ResumePoint | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.executor = executor
+        self.callbacks = list(callbacks)
+        self.header = dict(header or {})
+        self.server = FederatedServer(cfg)
+        self.task = self.server.task
+        self.history: list[dict[str, Any]] = []
+        self.round = 0
+        self.cumulative = {"uplink": 0, "downlink": 0}
+        self._encoded: tuple[Any, dict[str, np.ndarray], EncodedMessage, PayloadReport] | None = (
+            None
+        )
+        if resume is not None:
+            self.server.restore(resume.state.server)
+            self.round = resume.state.round
+            self.cumulative = dict(resume.state.cumulative)
+            self.history = [dict(row) for row in resume.history]
+
+    def snapshot(self) -> RunState:
+        """The state after the last completed round (what a checkpoint saves)."""
+        return RunState(self.round, self.server.snapshot(), dict(self.cumulative))
+
+    def run(self) -> dict[str, Any]:
+        """Run the remaining rounds and return the run summary."""
+        start = time.perf_counter()
+        info = RunInfo(self.cfg, self.header, self.round, self.history, self.task)
+        for callback in self.callbacks:
+            callback.on_run_start(info)
+        if self.round == 0:
+            self._record({"round": 0, **self.server.evaluate(), **self.server.sparsity()})
+        for rnd in range(self.round + 1, self.cfg.rounds + 1):
+            self.round = rnd
+            self._record(self.train_round(self.task.round_context(rnd)))
+        summary = summarize(self.history, self.header) | {
+            "wall_seconds": time.perf_counter() - start,
+            "output_dir": self.cfg.output_dir,
+        }
+        for callback in self.callbacks:
+            callback.on_run_end(summary, self)
+        return summary
+
+    def _record(self, row: dict[str, Any]) -> None:
+        self.history.append(row)
+        for callback in self.callbacks:
+            callback.on_round_end(row, self)
+
+    # ----------------------------------------------------------------- rounds
+    def train_round(self, ctx: RoundContext) -> dict[str, Any]:
+        """Run one round: sample, train, aggregate, evaluate; return its record."""
+        t0 = time.perf_counter()
+        clients = self.server.sample_clients()
+        sent, model, down = self._downlink()
+        instructions = [
+            TrainInstruction(ctx, pid, model, self.server.client_states.get(pid)) for pid in clients
+        ]
+        updates, reports, dropped = self._collect(self.executor.train(instructions), clients, sent)
+        server_metrics: dict[str, Any] = {}
+        if updates:
+            server_metrics = self.server.apply_updates(ctx, updates)
+        row: dict[str, Any] = {"round": ctx.round, "clients": clients}
+        row |= self.server.evaluate()
+        row |= self._federated_evaluation(ctx)
+        row |= self.server.sparsity()
+        reduced = reduce_clients(reports)
+        row |= uplink_columns(reduced)
+        self.cumulative["uplink"] += row["uplink_bytes"]
+        self.cumulative["downlink"] += down.bytes * len(clients)
+        row["uplink_bytes_cum"] = self.cumulative["uplink"]
+        row |= downlink_columns(down, len(clients))
+        row["downlink_bytes_cum"] = self.cumulative["downlink"]
+        row |= {"num_updates": len(updates), "dropped_updates": dropped}
+        row |= server_metrics
+        row["lr"] = ctx.lr
+        row |= {k: v for k, v in reduced.items() if not k.startswith("uplink_")}
+        if "train_flops" in row:
+            row["train_flops_ratio"] = ratio(row["train_flops"], row["train_flops_dense"])
+        row["round_seconds"] = time.perf_counter() - t0
+        return row
+
+    def _downlink(self) -> tuple[dict[str, np.ndarray], EncodedMessage, PayloadReport]:
+        """The global model, its encoding and its size, encoded once per model version.
+
+        Federated evaluation sends the new model at the end of a round and the
+        next round's training sends the same one, so it is encoded once for both.
+        """
+        if self._encoded is None or self._encoded[0] is not self.server.state:
+            state = self.server.global_arrays()
+            message = encode_downlink(state, self.cfg.wire)
+            report = payload_report(state, message)
+            self._encoded = (self.server.state, state, message, report)
+        _, state, message, report = self._encoded
+        return state, message, report
+
+    def _collect(
+        self,
+        replies: Sequence[TrainReply | ClientFailure],
+        clients: Sequence[int],
+        sent: dict[str, np.ndarray],
+    ) -> tuple[list[ClientUpdate], list[tuple[int, Metrics]], list[str]]:
+        """Decode and check the replies; drop (and name) the unusable ones."""
+        updates: list[ClientUpdate] = []
+        reports: list[tuple[int, Metrics]] = []
+        dropped: list[str] = []
+        expected = set(clients)
+        seen: set[int] = set()
+        for reply in sorted(replies, key=_partition_order):
+            pid = reply.partition_id
+            try:
+                if isinstance(reply, ClientFailure):
+                    raise ValueError(reply.reason)
+                if pid not in expected or pid in seen:
+                    raise ValueError("reply from a partition that was not asked to train")
+                update, report = self._decode(reply, sent)
+            except (PayloadError, ValueError, KeyError, TypeError) as err:
+                dropped.append(f"partition {pid}: {err}")
+                continue
+            seen.add(pid)
+            updates.append(update)
+            reports.append((pid, reply.metrics))
+            reports.append((pid, uplink_client_metrics(report)))
+        for reason in dropped:
+            LOGGER.warning("round %d: dropped update from %s", self.round, reason)
+        if not updates:
+            LOGGER.warning("round %d: no usable update; model unchanged", self.round)
+        return updates, reports, dropped
+
+    def _decode(
+        self, reply: TrainReply, sent: dict[str, np.ndarray]
+    ) -> tuple[ClientUpdate, PayloadReport]:
+        if reply.num_examples <= 0:
+            raise ValueError(f"num-examples={reply.num_examples} must be positive")
+        state = decode_state(reply.update, expected=self.server.shapes, references=sent)
+        for key, value in state.items():
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise ValueError(f"{key}: non-finite values")
+        report = payload_report(state, reply.update, references=sent)
+        if reply.client_state is not None:
+            self.server.client_states[reply.partition_id] = reply.client_state
+        tensors = {k: torch.from_numpy(v) for k, v in state.items()}
+        return ClientUpdate(reply.partition_id, tensors, reply.num_examples, reply.metrics), report
+
+    def _federated_evaluation(self, ctx: RoundContext) -> dict[str, Any]:
+        """Evaluate the new global model on sampled clients' test splits (if enabled)."""
+        sampler = self.server.eval_sampler
+        if sampler is None:
+            return {}
+        clients = sampler.sample()
+        _, model, _ = self._downlink()
+        instructions = [EvaluateInstruction(ctx, pid, model) for pid in clients]
+        results: list[tuple[int, float, float]] = []
+        for reply in sorted(self.executor.evaluate(instructions), key=_partition_order):
+            try:
+                n, loss, acc = _check_evaluation(reply, clients)
+            except (ValueError, TypeError) as err:
+                LOGGER.warning(
+                    "round %d: dropped evaluation from partition %s: %s",
+                    ctx.round,
+                    reply.partition_id,
+                    err,
+                )
+                continue
+            results.append((n, loss, acc))
+        row: dict[str, Any] = {
+            "fed_eval_clients": clients,
+            "fed_eval_downlink_bytes": model.nbytes * len(clients),
+        }
+        if results:
+            total = sum(n for n, _, _ in results)
+            row["fed_loss"] = sum(n * loss for n, loss, _ in results) / total
+            row["fed_accuracy"] = sum(n * acc for n, _, acc in results) / total
+            row["fed_eval_examples"] = total
+        return row
+
+
+def _partition_order(reply: Any) -> tuple[int, int]:
+    pid = reply.partition_id
+    return (1, 0) if pid is None else (0, int(pid))
+
+
+def _check_evaluation(
+    reply: EvaluateReply | ClientFailure, clients: Sequence[int]
+) -> tuple[int, float, float]:
+    if isinstance(reply, ClientFailure):
+        raise ValueError(reply.reason)
+    if reply.partition_id not in clients:
+        raise ValueError("reply from a partition that was not asked to evaluate")
+    n, loss, acc = int(reply.num_examples), float(reply.loss), float(reply.accuracy)
+    if n <= 0 or not (np.isfinite(loss) and 0.0 <= acc <= 1.0):
+        raise ValueError(f"implausible metrics n={n} loss={loss} accuracy={acc}")
+    return n, loss, acc

@@ -1,0 +1,133 @@
+"""The executor that reaches clients as Flower messages over a ``Grid``.
+
+Node ids are random per run; the executor asks every node once for its
+``partition-id`` (a query message) and then addresses partitions. Replies are
+matched to partitions by the node they come from; an error reply, a reply
+naming another partition, or a reply that cannot be parsed becomes a
+:class:`~sparsyfed.core.messages.ClientFailure`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from flwr.app import ConfigRecord, Message, MessageType, RecordDict
+from flwr.serverapp import Grid
+
+from sparsyfed.core.messages import (
+    ClientFailure,
+    EvaluateInstruction,
+    EvaluateReply,
+    TrainInstruction,
+    TrainReply,
+)
+from sparsyfed.flower.records import (
+    evaluate_content,
+    read_evaluate_reply,
+    read_train_reply,
+    train_content,
+)
+
+NODE_WAIT_SECONDS = 60.0
+
+
+class GridExecutor:
+    """Send instructions as messages over ``grid`` and parse the replies.
+
+    Parameters
+    ----------
+    grid : Grid
+        The Flower grid of the running ServerApp.
+    num_clients : int
+        Partitions the federation must hold (ids ``0 .. num_clients - 1``).
+    run_config : str
+        The run config as JSON, carried by every instruction.
+    timeout : float
+        Seconds to wait for the replies of one round.
+
+    """
+
+    def __init__(self, grid: Grid, num_clients: int, run_config: str, timeout: float) -> None:
+        self.grid = grid
+        self.run_config = run_config
+        self.timeout = timeout
+        self.partition_to_node = discover_partitions(grid, num_clients, timeout)
+        self._node_to_partition = {n: p for p, n in self.partition_to_node.items()}
+
+    def train(self, instructions: Sequence[TrainInstruction]) -> list[TrainReply | ClientFailure]:
+        """Send one train message per instruction; return the parsed replies."""
+        return self._exchange(instructions, MessageType.TRAIN, train_content, read_train_reply)
+
+    def evaluate(
+        self, instructions: Sequence[EvaluateInstruction]
+    ) -> list[EvaluateReply | ClientFailure]:
+        """Send one evaluate message per instruction; return the parsed replies."""
+        return self._exchange(
+            instructions, MessageType.EVALUATE, evaluate_content, read_evaluate_reply
+        )
+
+    def _exchange(
+        self,
+        instructions: Sequence[Any],
+        message_type: str,
+        to_content: Callable[[Any, str], RecordDict],
+        from_content: Callable[[RecordDict], Any],
+    ) -> list[Any]:
+        if not instructions:
+            return []
+        messages = [
+            Message(
+                to_content(instruction, self.run_config),
+                dst_node_id=self.partition_to_node[instruction.partition_id],
+                message_type=message_type,
+                group_id=str(instruction.ctx.round),
+            )
+            for instruction in instructions
+        ]
+        out: list[Any] = []
+        for reply in self.grid.send_and_receive(messages, timeout=self.timeout):
+            pid = self._node_to_partition.get(reply.metadata.src_node_id)
+            if reply.has_error():
+                out.append(ClientFailure(pid, reply.error.reason[-300:]))
+                continue
+            try:
+                parsed = from_content(reply.content)
+                if parsed.partition_id != pid:
+                    raise ValueError("reply names another partition than its node holds")
+            except (ValueError, KeyError, TypeError) as err:
+                out.append(ClientFailure(pid, f"malformed reply: {err}"))
+                continue
+            out.append(parsed)
+        return out
+
+
+def discover_partitions(grid: Grid, num_clients: int, timeout: float) -> dict[int, int]:
+    """Ask every node for its partition id; return partition id -> node id."""
+    deadline = time.monotonic() + NODE_WAIT_SECONDS
+    node_ids = list(grid.get_node_ids())
+    while len(node_ids) < num_clients and time.monotonic() < deadline:
+        time.sleep(0.5)
+        node_ids = list(grid.get_node_ids())
+    if len(node_ids) < num_clients:
+        raise RuntimeError(
+            f"num_clients={num_clients} but the federation has {len(node_ids)} nodes; "
+            f"start it with at least {num_clients} (flwr run: --federation-config "
+            f'"num-supernodes={num_clients}")'
+        )
+    queries = [
+        Message(RecordDict({"config": ConfigRecord({})}), dst_node_id=nid, message_type=MessageType.QUERY)
+        for nid in node_ids
+    ]  # fmt: skip
+    mapping: dict[int, int] = {}
+    for reply in grid.send_and_receive(queries, timeout=timeout):
+        if reply.has_error():
+            continue
+        pid = int(reply.content["node"]["partition-id"])
+        if pid < num_clients:
+            mapping[pid] = reply.metadata.src_node_id
+    missing = sorted(set(range(num_clients)) - set(mapping))
+    if missing:
+        raise RuntimeError(f"no node answered for partition ids {missing[:10]}")
+    return mapping

@@ -1,0 +1,1 @@
+"""Run services: the run directory (what a run writes, resume, overwrite), checkpoints, the model file."""
