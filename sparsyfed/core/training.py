@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from sparsyfed.data.cifar import random_crop_flip
+from sparsyfed.data.augment import random_crop_flip
 from sparsyfed.metrics.values import Metrics
 
 if TYPE_CHECKING:

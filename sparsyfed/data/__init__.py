@@ -1,7 +1,16 @@
-"""Datasets and federated partitioning for sparsyfed."""
+"""Datasets and federated partitioning for sparsyfed.
 
-from sparsyfed.data.cifar import random_crop_flip
-from sparsyfed.data.datasets import DATASETS, ArrayDataset, DatasetNotFoundError, load_dataset
+* :mod:`~sparsyfed.data.base`: :class:`ArrayDataset`, :class:`DatasetNotFoundError`,
+  the data directory and option checking, shared by every loader;
+* :mod:`~sparsyfed.data.registry`: :func:`load_dataset` and :data:`DATASETS`, which
+  import the loader modules (``mnist1d``, ``digits``, ``cifar``, ``speech``) lazily;
+* :mod:`~sparsyfed.data.sources`: downloads, archives, pickles and caches;
+* :mod:`~sparsyfed.data.augment`: :func:`random_crop_flip`;
+* :mod:`~sparsyfed.data.partition`: federated partitioning of the labels.
+"""
+
+from sparsyfed.data.augment import random_crop_flip
+from sparsyfed.data.base import ArrayDataset, DatasetNotFoundError
 from sparsyfed.data.partition import (
     PARTITION_SCHEMES,
     partition_dirichlet,
@@ -11,6 +20,7 @@ from sparsyfed.data.partition import (
     partition_stats,
     partition_train_test,
 )
+from sparsyfed.data.registry import DATASETS, load_dataset
 
 __all__ = [
     "DATASETS",

@@ -16,7 +16,8 @@ batch files change or the cache is unreadable.
 Inputs are ``float32`` of shape ``(N, 3, 32, 32)``, normalised per channel with mean
 0.5 and std 0.5: ``(x / 255 - 0.5) / 0.5``, so 0 maps to -1 and 255 to 1 (the paper's
 preprocessing; it uses no augmentation). With ``augment=True`` the returned dataset
-carries ``augment=True`` and training may apply :func:`random_crop_flip`.
+carries ``augment=True`` and training may apply
+:func:`sparsyfed.data.augment.random_crop_flip`.
 """
 
 from __future__ import annotations
@@ -28,22 +29,25 @@ from typing import Any
 
 import numpy as np
 
-from sparsyfed.data.datasets import ArrayDataset, _check_options
-from sparsyfed.data.sources import (
+from sparsyfed.data.base import (
+    ArrayDataset,
     DatasetNotFoundError,
-    as_bool,
+    check_options,
+    resolve_data_dir,
+)
+from sparsyfed.data.sources import (
     cache_path,
     download_file,
     extract_tar,
     file_signature,
     not_found_error,
     read_cache,
-    resolve_data_dir,
     safe_unpickle,
     write_cache,
 )
+from sparsyfed.validation import as_bool, as_choice
 
-__all__ = ["CIFAR_URLS", "load_cifar", "random_crop_flip"]
+__all__ = ["CIFAR_URLS", "load_cifar", "load_cifar10", "load_cifar100"]
 
 CIFAR_URLS: dict[str, str] = {
     "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
@@ -226,7 +230,8 @@ def load_cifar(name: str, data_dir: str | Path | None = None, **options: Any) ->
         ``~/.cache/sparsyfed``.
     **options
         ``augment`` (bool, default false): stored on the dataset as
-        ``ArrayDataset.augment`` so that training applies :func:`random_crop_flip`.
+        ``ArrayDataset.augment`` so that training applies
+        :func:`~sparsyfed.data.augment.random_crop_flip`.
         ``download`` (bool, default true): fetch the archive from the official address
         (15 s socket timeout) when the files are missing.
 
@@ -240,15 +245,16 @@ def load_cifar(name: str, data_dir: str | Path | None = None, **options: Any) ->
     ------
     DatasetNotFoundError
         If the files are missing and could not be downloaded.
+    sparsyfed.validation.ConfigError
+        If ``name`` or an option is invalid (a ``ValueError``).
     ValueError
-        If an option is invalid, or a file is corrupt (the message names it).
+        If a file is corrupt (the message names it).
 
     """
-    if name not in _SPECS:
-        raise ValueError(f"Unknown CIFAR variant {name!r}; allowed: {', '.join(_SPECS)}")
-    _check_options(name, options, _OPTIONS)
-    augment = as_bool("augment", options.get("augment", False))
-    download = as_bool("download", options.get("download", True))
+    as_choice("dataset.name", name, _SPECS)
+    check_options(name, options, _OPTIONS)
+    augment = as_bool("dataset.augment", options.get("augment", False))
+    download = as_bool("dataset.download", options.get("download", True))
     spec = _SPECS[name]
     root = resolve_data_dir(data_dir)
     folder = root / spec.folder
@@ -300,43 +306,39 @@ def _normalise(images: np.ndarray) -> np.ndarray:
     return table[images]
 
 
-def random_crop_flip(x: Any, generator: Any = None, padding: int = 4, fill: float = -1.0) -> Any:
-    """Randomly crop (after padding) and horizontally flip a batch of images.
-
-    The standard CIFAR training augmentation: pad each side by ``padding`` pixels with
-    ``fill``, take a random crop of the original size and flip it left-right with
-    probability 0.5, independently per image. The paper does not augment; this is
-    used only when the dataset was loaded with ``augment=True``.
+def load_cifar10(data_dir: str | Path | None = None, **options: Any) -> ArrayDataset:
+    """Load CIFAR-10: :func:`load_cifar` with ``name="cifar10"``.
 
     Parameters
     ----------
-    x : torch.Tensor
-        Batch ``(B, C, H, W)`` (already normalised).
-    generator : torch.Generator or None, optional
-        Source of randomness (seed it for reproducibility).
-    padding : int, optional
-        Pixels of padding on each side (default 4).
-    fill : float, optional
-        Padding value; -1.0 is a black pixel after the ``(x/255 - 0.5)/0.5``
-        normalisation.
+    data_dir : str or Path or None, optional
+        As in :func:`load_cifar`.
+    **options
+        As in :func:`load_cifar`.
 
     Returns
     -------
-    torch.Tensor
-        Augmented batch with the shape, dtype and device of ``x``.
+    ArrayDataset
+        10 classes, inputs ``float32`` ``(N, 3, 32, 32)``.
 
     """
-    import torch
-    import torch.nn.functional as F
+    return load_cifar("cifar10", data_dir, **options)
 
-    b, _, h, w = x.shape
-    padded = F.pad(x, (padding, padding, padding, padding), value=fill)
-    oy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    ox = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    flip = torch.rand(b, generator=generator).to(x.device) < 0.5
-    rows = oy[:, None] + torch.arange(h, device=x.device)  # (B, H)
-    cols = ox[:, None] + torch.arange(w, device=x.device)  # (B, W)
-    cols = torch.where(flip[:, None], cols.flip(1), cols)
-    batch = torch.arange(b, device=x.device)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2).contiguous()
+
+def load_cifar100(data_dir: str | Path | None = None, **options: Any) -> ArrayDataset:
+    """Load CIFAR-100 (the 100 fine labels): :func:`load_cifar` with ``name="cifar100"``.
+
+    Parameters
+    ----------
+    data_dir : str or Path or None, optional
+        As in :func:`load_cifar`.
+    **options
+        As in :func:`load_cifar`.
+
+    Returns
+    -------
+    ArrayDataset
+        100 classes, inputs ``float32`` ``(N, 3, 32, 32)``.
+
+    """
+    return load_cifar("cifar100", data_dir, **options)

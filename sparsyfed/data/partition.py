@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from sparsyfed.validation import as_choice, fail
+
 __all__ = [
     "PARTITION_SCHEMES",
     "partition_dirichlet",
@@ -62,6 +64,12 @@ def _check_labels(labels: np.ndarray) -> np.ndarray:
     return arr
 
 
+# The argument checks below raise :class:`sparsyfed.validation.ConfigError` (a
+# ``ValueError``) under the config keys the arguments come from. Integers must be
+# ``numbers.Integral`` (``2.0`` clients is refused) and alpha any real number, NumPy
+# scalars included.
+
+
 def _check_num_partitions(num_partitions: Any, num_samples: int) -> int:
     """Validate the number of clients (config key ``num_clients``)."""
     if (
@@ -69,9 +77,10 @@ def _check_num_partitions(num_partitions: Any, num_samples: int) -> int:
         or not isinstance(num_partitions, numbers.Integral)
         or not 1 <= int(num_partitions) <= num_samples
     ):
-        raise ValueError(
-            f"num_clients must be an integer in [1, {num_samples}] (at most the "
-            f"number of samples), got {num_partitions!r}"
+        fail(
+            "num_clients",
+            num_partitions,
+            f"it must be an integer in [1, {num_samples}] (at most the number of samples)",
         )
     return int(num_partitions)
 
@@ -84,24 +93,20 @@ def _check_alpha(alpha: Any) -> float:
         or not math.isfinite(float(alpha))
         or float(alpha) <= 0.0
     ):
-        raise ValueError(f"partition.alpha must be a finite number > 0, got {alpha!r}")
+        fail("partition.alpha", alpha, "it must be a finite number > 0")
     return float(alpha)
 
 
 def _check_seed(seed: Any) -> int:
     """Validate a non-negative integer seed (config key ``seed``)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        fail("seed", seed, "it must be a non-negative integer")
     return int(seed)
 
 
 def _check_scheme(scheme: Any) -> str:
     """Validate the partitioning scheme (config key ``partition.scheme``)."""
-    if scheme not in PARTITION_SCHEMES:
-        raise ValueError(
-            f"partition.scheme must be one of {', '.join(PARTITION_SCHEMES)}, got {scheme!r}"
-        )
-    return str(scheme)
+    return str(as_choice("partition.scheme", scheme, PARTITION_SCHEMES))
 
 
 def _check_dirichlet_args(

@@ -1,7 +1,8 @@
-"""File handling shared by the datasets read from published files (CIFAR, Speech Commands).
+"""File handling shared by the dataset loaders: downloads, archives, pickles and caches.
 
-* :class:`DatasetNotFoundError`: the one error raised when a dataset's files are missing
-  (and could not be downloaded); its message says where to put them.
+* :func:`not_found_error`: the :class:`~sparsyfed.data.base.DatasetNotFoundError` of a
+  dataset whose files are missing (and could not be downloaded); its message says where
+  to put them.
 * :func:`download_file`: a short-timeout ``urllib`` download to a temporary file that is
   renamed into place only when complete.
 * :func:`extract_tar`: safe extraction of selected members of a ``.tar.gz`` (no absolute
@@ -9,9 +10,10 @@
 * :func:`safe_unpickle`: a restricted unpickler that resolves only the few NumPy globals
   found in the published CIFAR python files.
 * :func:`cache_path`, :func:`read_cache`, :func:`write_cache`: ``.npz`` caches of
-  preprocessed arrays, keyed by the options that change them and validated on read.
+  preprocessed arrays, keyed by the options that change them and validated on read;
+  :func:`write_npz_atomic` writes any ``.npz`` file atomically.
 
-Only the standard library and NumPy are imported here.
+Only the standard library, NumPy and :mod:`sparsyfed.data.base` are imported here.
 """
 
 from __future__ import annotations
@@ -34,38 +36,26 @@ from typing import Any
 
 import numpy as np
 
+from sparsyfed.data.base import DatasetNotFoundError
+
 __all__ = [
     "DOWNLOAD_TIMEOUT",
-    "DatasetNotFoundError",
-    "as_bool",
     "cache_path",
     "download_file",
     "extract_tar",
+    "file_signature",
+    "member_name",
     "not_found_error",
     "read_cache",
     "safe_unpickle",
     "write_cache",
+    "write_npz_atomic",
 ]
 
 DOWNLOAD_TIMEOUT: float = 15.0
 """Socket timeout (seconds) of every download attempt."""
 
 _CHUNK = 1 << 20
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A dataset's files are not in ``data_dir`` and could not be downloaded.
-
-    The message names the dataset, the directory looked in, the expected file layout,
-    why a download failed (or that none was tried) and how to fix it.
-    """
-
-
-def resolve_data_dir(data_dir: str | Path | None) -> Path:
-    """Return ``data_dir`` (default ``~/.cache/sparsyfed``) with ``~`` expanded."""
-    from sparsyfed.data.datasets import DEFAULT_DATA_DIR
-
-    return Path(DEFAULT_DATA_DIR if data_dir is None else data_dir).expanduser()
 
 
 def not_found_error(
@@ -160,32 +150,6 @@ def download_file(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT) -> No
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
-
-
-def as_bool(key: str, value: Any) -> bool:
-    """Return ``value`` if it is a bool, else raise a ValueError naming ``dataset.<key>``.
-
-    Parameters
-    ----------
-    key : str
-        Option name, used in the message.
-    value : Any
-        Option value.
-
-    Returns
-    -------
-    bool
-        The value.
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not a bool (``"yes"``, ``1`` and ``None`` are refused).
-
-    """
-    if not isinstance(value, bool | np.bool_):
-        raise ValueError(f"dataset.{key} must be true or false, got {value!r}")
-    return bool(value)
 
 
 def member_name(name: str) -> str:
@@ -473,17 +437,50 @@ def write_cache(
         Arrays to store.
 
     """
-    from sparsyfed.data.datasets import _write_npz_atomic
-
     meta = json.dumps({"key": dict(key), "source": source}, sort_keys=True)
     try:
-        _write_npz_atomic(path, {**arrays, _META_KEY: np.array(meta)})
+        write_npz_atomic(path, {**arrays, _META_KEY: np.array(meta)})
     except OSError as exc:
         warnings.warn(
             f"Could not write cache file {path}: {exc}; continuing without caching",
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+def write_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` via a temporary file and ``os.replace``.
+
+    Concurrent writers each write their own temporary file; the last rename wins and
+    readers never observe a partially written file.
+
+    Parameters
+    ----------
+    path : Path
+        Destination ``.npz`` file; its directory is created if needed.
+    arrays : mapping of str to numpy.ndarray
+        Arrays to store, by name.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written; no temporary file is left behind.
+
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp creates the file with mode 0600; make the shared cache readable.
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
 
 
 def file_signature(paths: Sequence[Path]) -> list[list[Any]]:

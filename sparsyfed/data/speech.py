@@ -36,19 +36,22 @@ from typing import Any
 
 import numpy as np
 
-from sparsyfed.data.datasets import ArrayDataset, _check_options
-from sparsyfed.data.sources import (
+from sparsyfed.data.base import (
+    ArrayDataset,
     DatasetNotFoundError,
-    as_bool,
+    check_options,
+    resolve_data_dir,
+)
+from sparsyfed.data.sources import (
     cache_path,
     download_file,
     extract_tar,
     file_signature,
     not_found_error,
     read_cache,
-    resolve_data_dir,
     write_cache,
 )
+from sparsyfed.validation import as_bool, as_choice
 
 __all__ = [
     "FEATURES",
@@ -104,12 +107,16 @@ def feature_shape(features: str = "waveform") -> tuple[int, ...]:
     tuple of int
         ``(1, 1, 8000)`` for ``waveform``; ``(1, 40, 101)`` for ``mfcc`` and ``logmel``.
 
+    Raises
+    ------
+    sparsyfed.validation.ConfigError
+        If ``features`` is not one of :data:`FEATURES` (key ``dataset.features``).
+
     """
+    as_choice("dataset.features", features, FEATURES)
     if features == "waveform":
         return (1, 1, _TARGET_RATE)
-    if features in FEATURES:
-        return (1, _N_MELS if features == "logmel" else _N_MFCC, _TARGET_RATE // _HOP + 1)
-    raise ValueError(f"dataset.features must be one of {', '.join(FEATURES)}, got {features!r}")
+    return (1, _N_MELS if features == "logmel" else _N_MFCC, _TARGET_RATE // _HOP + 1)
 
 
 def _find_root(data_dir: Path) -> Path | None:
@@ -315,15 +322,16 @@ def load_speech_commands(data_dir: str | Path | None = None, **options: Any) -> 
     ------
     DatasetNotFoundError
         If the files are missing and could not be downloaded.
+    sparsyfed.validation.ConfigError
+        If an option is unknown or has an invalid value (a ``ValueError``).
     ValueError
-        If an option is invalid, or a file is corrupt or not 16-bit mono 16 kHz PCM
-        (the message names the file).
+        If a file is corrupt or not 16-bit mono 16 kHz PCM (the message names the file).
 
     """
-    _check_options(_NAME, options, _OPTIONS)
-    features = options.get("features", "waveform")
+    check_options(_NAME, options, _OPTIONS)
+    features = as_choice("dataset.features", options.get("features", "waveform"), FEATURES)
     shape = feature_shape(features)
-    download = as_bool("download", options.get("download", True))
+    download = as_bool("dataset.download", options.get("download", True))
     base = resolve_data_dir(data_dir)
     key = {
         "dataset": _NAME,

@@ -24,8 +24,8 @@ from sparsyfed.data import (
     partition_stats,
     partition_train_test,
 )
-from sparsyfed.data import datasets as datasets_mod
-from sparsyfed.data.datasets import mnist1d_cache_path
+from sparsyfed.data import mnist1d as mnist1d_mod
+from sparsyfed.data.mnist1d import mnist1d_cache_path
 
 MNIST1D_TEST_SAMPLES = 1000  # small, fast generation (800 train / 200 test)
 
@@ -137,7 +137,7 @@ def test_mnist1d_cache_file_and_reload_identical(
     def _no_generation(*args: object, **kwargs: object) -> None:
         raise AssertionError("cache hit expected, but the data was regenerated")
 
-    monkeypatch.setattr(datasets_mod, "_generate_mnist1d", _no_generation)
+    monkeypatch.setattr(mnist1d_mod, "_generate", _no_generation)
     second = load_dataset(
         "mnist1d", data_dir=str(mnist1d_dir), num_samples=MNIST1D_TEST_SAMPLES, generator_seed=42
     )

@@ -34,7 +34,7 @@ from sparsyfed.data import DATASETS, DatasetNotFoundError, load_dataset
 from sparsyfed.data import cifar as cifar_mod
 from sparsyfed.data import sources as sources_mod
 from sparsyfed.data import speech as speech_mod
-from sparsyfed.data.cifar import random_crop_flip
+from sparsyfed.data.augment import random_crop_flip
 from sparsyfed.data.sources import extract_tar
 from sparsyfed.data.speech import SPEECH_COMMANDS_LABELS, feature_shape
 
