@@ -33,7 +33,9 @@ def save_model(
     state : mapping of str to Tensor
         The model's ``state_dict``; stored losslessly and sparse.
     config : mapping
-        The run config (plain containers, see ``RunConfig.to_dict``).
+        The run config (plain containers, see ``RunConfig.to_dict``). Where
+        the run was written is not stored (``output_dir``, ``data_dir``), so
+        the file does not depend on the directory it sits in.
     input_shape : tuple of int
         Shape of one input sample.
     num_classes : int
@@ -48,7 +50,7 @@ def save_model(
             "round": server_round,
             "input_shape": list(input_shape),
             "num_classes": num_classes,
-            "config": dict(config),
+            "config": dict(config) | {"output_dir": None, "data_dir": None, "overwrite": False},
         }
     )
     archive.put_tensors("", {k: v.detach().cpu().numpy() for k, v in state.items()})
