@@ -177,7 +177,7 @@ def test_a_corrupt_checkpoint_is_one_clear_error(tmp_path, data_dir, monkeypatch
     data = bytearray(checkpoint.read_bytes())
     data[len(data) // 2] ^= 0xFF
     checkpoint.write_bytes(bytes(data))
-    with pytest.raises(ConfigError, match="corrupt.*remove"):
+    with pytest.raises(ConfigError, match=r"corrupt.*remove"):
         prepare_run_dir(cfg)
     os.remove(checkpoint)  # as the message says: the run then starts over
     assert prepare_run_dir(cfg).status is Status.FRESH
