@@ -31,7 +31,8 @@ def _rows(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _stop_superlinks(flwr_home: Path) -> None:
+def stop_superlinks(flwr_home: Path) -> None:
+    """Stop the SuperLink(s) started with ``flwr_home`` (by PID)."""
     out = subprocess.run(
         ["pgrep", "-f", f"flower-superlink.*{flwr_home}"], capture_output=True, text=True
     )
@@ -60,9 +61,8 @@ def run_python(overrides: list[str], out: Path) -> list[dict]:
     return _rows(out)
 
 
-def run_flwr(overrides: list[str], out: Path, num_clients: int, scratch: Path) -> list[dict]:
-    """Run ``flwr run .`` with a private Flower home and return its per-round metrics."""
-    flwr_home = scratch / "flwr-home"
+def flwr_env(flwr_home: Path) -> dict[str, str]:
+    """The environment of a ``flwr run`` with a private Flower home and private ports."""
     env = os.environ | {
         "FLWR_HOME": str(flwr_home),
         "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
@@ -73,23 +73,26 @@ def run_flwr(overrides: list[str], out: Path, num_clients: int, scratch: Path) -
     }
     bin_dir = Path(sys.executable).parent  # flwr starts flower-superlink from PATH
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    flwr = bin_dir / "flwr"
+    return env
+
+
+def flwr_command(overrides: list[str], out: Path, num_clients: int) -> list[str]:
+    """``flwr run . --stream`` with the run config of ``overrides`` writing to ``out``."""
     run_config = f"overrides='{' '.join(overrides)}' output-dir='{out}'"
     federation = f"num-supernodes={num_clients} client-resources-num-cpus=1"
-    cmd = [
-        str(flwr),
-        "run",
-        ".",
-        "--stream",
-        "--run-config",
-        run_config,
-        "--federation-config",
-        federation,
-    ]
+    flwr = Path(sys.executable).parent / "flwr"
+    return [str(flwr), "run", ".", "--stream", "--run-config", run_config,
+            "--federation-config", federation]  # fmt: skip
+
+
+def run_flwr(overrides: list[str], out: Path, num_clients: int, scratch: Path) -> list[dict]:
+    """Run ``flwr run .`` with a private Flower home and return its per-round metrics."""
+    flwr_home = scratch / "flwr-home"
+    cmd = flwr_command(overrides, out, num_clients)
     try:
-        subprocess.run(cmd, check=True, cwd=REPO, env=env, timeout=3600)
+        subprocess.run(cmd, check=True, cwd=REPO, env=flwr_env(flwr_home), timeout=3600)
     finally:
-        _stop_superlinks(flwr_home)
+        stop_superlinks(flwr_home)
     return _rows(out)
 
 
