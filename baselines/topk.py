@@ -1,4 +1,4 @@
-"""Top-K: dense local training, global magnitude Top-K of the upload, FedAvg (docs/methods.md 7).
+"""Top-K: dense local training, global magnitude Top-K of the upload, FedAvg (docs/methods.md section 7).
 
 The "ResNet-18" column of the SparsyFed paper. Plain layers (beta = 1), so a
 weight pruned by the upload regrows as soon as it gets a gradient.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Faithfulness check on the default task (CALIBRATION.md setting): dense FedAvg and
+# Faithfulness check on the default task (docs/references.md section 6.1 setting): dense FedAvg and
 # SparsyFed at S = 0.95 and 0.99, seeds 0, 1, 2, 40 rounds each; then the table.
 # About 12-15 minutes on 2 cores. Usage: scripts/reproduce_default.sh [OUT_DIR] [extra overrides]
 set -euo pipefail

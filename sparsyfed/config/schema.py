@@ -28,7 +28,7 @@ from sparsyfed.validation import (
 )
 
 SPECTRAL_BETA = -1.0
-"""``beta`` of the hyper-parameter-free variant (a per-layer exponent, docs/methods.md)."""
+"""``beta`` of the hyper-parameter-free variant (a per-layer exponent, docs/methods.md section 13)."""
 UPLOAD_MODES = ("weights", "delta_topk")
 WANDB_MODES = ("disabled", "offline", "online")
 OPERATIONAL_KEYS = (

@@ -112,7 +112,7 @@ def layer_metrics(model: torch.nn.Module) -> Metrics:
 def _flop_metrics(
     task: Task, model: torch.nn.Module, metrics: Metrics, default_samples: int
 ) -> None:
-    """Training FLOPs of this round (docs/methods.md, Metrics) and the dense equivalent.
+    """Training FLOPs of this round (docs/methods.md section 17.4) and the dense equivalent.
 
     Weight densities are the forward ones where a layer prunes its weights in
     the forward pass (ZeroFL), else the trained weights' densities; activation

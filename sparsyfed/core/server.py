@@ -133,7 +133,7 @@ class FederatedServer:
     def _mask_metrics(
         self, previous: Mapping[str, torch.Tensor], updates: Sequence[ClientUpdate]
     ) -> dict[str, Any]:
-        """Consensus and regrowth of the prunable masks (docs/methods.md, Metrics)."""
+        """Consensus and regrowth of the prunable masks (docs/methods.md section 17.3)."""
         keys = self.task.prunable_keys
         client_masks = [support(u.state, keys) for u in updates]
         readmitted = []

@@ -14,7 +14,7 @@ left out.
 
 :func:`partition_train_test` also splits the test set per client with the same
 Dirichlet draw as the training set, so each client's test split has the class
-mix of its training split (federated evaluation, METHOD.md 11.1).
+mix of its training split (federated evaluation, docs/methods.md section 15).
 """
 
 from __future__ import annotations

@@ -196,7 +196,7 @@ class Method:
         return model
 
     def initialize(self, model: nn.Module, generator: torch.Generator) -> nn.Module:
-        """Initialise the global model of round 0 (docs/methods.md section 2)."""
+        """Initialise the global model of round 0 (docs/methods.md section 2.3)."""
         return init_weights(model, generator)
 
     # ----------------------------------------------------------------- client

@@ -1,6 +1,6 @@
 """Training FLOPs of conv/linear layers under weight and activation sparsity.
 
-METHOD.md section 13.6. For a conv/linear layer ``l`` with dense forward FLOPs
+docs/methods.md section 17.4. For a conv/linear layer ``l`` with dense forward FLOPs
 ``F_l = 2 * MAC_l`` per sample, weight density ``d_w`` and activation keep
 fraction ``d_a``, one training sample costs
 

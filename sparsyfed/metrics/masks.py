@@ -1,9 +1,9 @@
-"""Mask overlap, consensus and weight regrowth (METHOD.md sections 13.3-13.4).
+"""Mask overlap, consensus and weight regrowth (docs/methods.md section 17.3).
 
 Every function works on ``state_dict``-like mappings of tensors (any device)
 and on an explicit list of keys, normally the prunable conv/linear weights.
 A *mask* is a boolean tensor ``t != 0``. Nothing here modifies its inputs
-(the official ``net_compare`` overwrote its first argument, METHOD.md 13.4).
+(the official ``net_compare`` overwrote its first argument, docs/methods.md section 17.3).
 """
 
 from __future__ import annotations

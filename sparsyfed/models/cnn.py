@@ -1,7 +1,7 @@
 """Uniform-width CNNs with global average pooling for the offline datasets.
 
 Global magnitude pruning of a freshly initialised model empties the layers
-with the largest fan-in (CALIBRATION.md). These models keep the fan-in of all
+with the largest fan-in (docs/references.md section 6.4). These models keep the fan-in of all
 big layers equal (same width, same kernel) and end in global average pooling
 and a small linear head, so no layer collapses at 95-99% sparsity.
 """

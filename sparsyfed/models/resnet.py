@@ -1,4 +1,4 @@
-"""The paper's ResNet-18 variants, built from torchvision (METHOD.md section 12).
+"""The paper's ResNet-18 variants, built from torchvision (docs/methods.md section 16).
 
 ``resnet18_cifar``
     torchvision ``resnet18(num_classes=C)`` with the stem conv replaced by a

@@ -1,4 +1,4 @@
-"""SWAT-style activation Top-K for the weight gradient (METHOD.md section 3).
+"""SWAT-style activation Top-K for the weight gradient (docs/methods.md section 3).
 
 The forward pass is exact: the layer output is computed from the dense input.
 Only the copy of the input saved for backward is Top-K-pruned by magnitude, so

@@ -1,4 +1,4 @@
-"""Variance-scaling initialisation with the Powerprop inverse transform (METHOD.md 2.3)."""
+"""Variance-scaling initialisation with the Powerprop inverse transform (docs/methods.md section 2.3)."""
 
 from __future__ import annotations
 

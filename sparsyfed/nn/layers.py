@@ -7,9 +7,9 @@
   parameter ``v`` on every forward call (``beta == 1`` bypasses it), and
 - in training mode, prunes the copy of the layer input saved for backward to
   the keep fraction ``max(1 - s_l, floor)``, where ``s_l`` is the layer's
-  current weight sparsity (METHOD.md sections 2-3), or to a fixed keep
+  current weight sparsity (docs/methods.md sections 2-3), or to a fixed keep
   fraction (``act_keep``, ZeroFL), and
-- optionally (``weight_keep``, ZeroFL, METHOD.md 7.3) overwrites the stored
+- optionally (``weight_keep``, ZeroFL, docs/methods.md section 8) overwrites the stored
   weight in place with its magnitude Top-K at every training forward; conv
   layers reuse the absolute threshold of the round's first training batch,
   linear layers recompute it every call.
@@ -88,7 +88,7 @@ SPECTRAL_SEED = 5378
 
 
 def spectral_exponent(weight: Tensor) -> float:
-    """Hyper-parameter-free Powerprop exponent of one layer (METHOD.md section 8).
+    """Hyper-parameter-free Powerprop exponent of one layer (docs/methods.md section 13).
 
     ``1 + mean(|V| / sigma)`` with ``|V|`` the weight magnitudes as an
     ``(out, rest)`` matrix (zeros included in the mean) and ``sigma`` its top

@@ -1,4 +1,4 @@
-"""Magnitude Top-K pruning and sparsity statistics (METHOD.md section 4)."""
+"""Magnitude Top-K pruning and sparsity statistics (docs/methods.md section 4)."""
 
 from __future__ import annotations
 
