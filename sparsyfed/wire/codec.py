@@ -98,7 +98,7 @@ Codecs (positions are flat C-order indices of the kept elements, sorted)
     :data:`~sparsyfed.wire.enumerative.MAX_COUNT` coded positions. Only
     :func:`encode_array_joint` produces it and :func:`decode_array` needs
     the decoded ranks (``joint_coded=``) to rebuild it; whole messages go
-    through :mod:`sparsyfed.wire.payload`.
+    through :mod:`sparsyfed.wire.message` (an ``EncodedMessage`` carries the block).
 
 "Non-zero" is defined on the bit pattern: an element is kept iff its bytes
 are not all zero, so with raw values ``-0.0`` and every NaN are kept and
