@@ -2,8 +2,10 @@
 
 Both entry points: ``python -m sparsyfed`` (Ray through ``run_simulation``) and
 ``flwr run .`` (a local SuperLink, its ``flwr-simulation`` process killed).
-The reference is one uninterrupted ``python -m`` run, so the ``flwr run`` test
-also shows that both entry points give the same run.
+The reference is one uninterrupted run through the real ClientApp in this process
+(no Ray; the server's torch threads are pinned to 1 so that every path computes
+with the same kernels), so the tests also show that all three paths give the
+same run, bit for bit.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def overrides(data_dir: Path) -> list[str]:
         "model.width=16",
         "model.depth=4",
         "wire.values=int8",  # client state (error feedback) must survive the kill too
+        "simulation.server_threads=1",
         f"data_dir={data_dir}",
     ]
 
@@ -66,10 +69,19 @@ def assert_same_run(out: Path, reference: Path, killed_after: int) -> None:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> tuple[Path, Path]:
-    """One uninterrupted run (and the data directory it generated)."""
+    """One uninterrupted in-process run (and the data directory it generated)."""
+    import torch
+    from inprocess_grid import run_inprocess
+
+    from sparsyfed.config import compose_config, load_config
+
     root = tmp_path_factory.mktemp("reference")
     data_dir, out = root / "data", root / "run"
-    subprocess.run(python_m(data_dir, out), cwd=REPO, check=True, timeout=600)
+    threads = torch.get_num_threads()
+    try:
+        run_inprocess(load_config(compose_config([*overrides(data_dir), f"output_dir={out}"])))
+    finally:
+        torch.set_num_threads(threads)
     return data_dir, out
 
 
