@@ -9,8 +9,8 @@ them as Flower messages over a ``Grid``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.client import handle_evaluate, handle_train
@@ -21,7 +21,7 @@ from sparsyfed.core.messages import (
     TrainInstruction,
     TrainReply,
 )
-from sparsyfed.core.task import get_task
+from sparsyfed.core.task import Task, get_task
 
 
 class Executor(Protocol):
@@ -50,24 +50,20 @@ class LocalExecutor:
 
     def train(self, instructions: Sequence[TrainInstruction]) -> list[TrainReply | ClientFailure]:
         """Train every instruction's client."""
-        task = get_task(self.cfg)
-        replies: list[TrainReply | ClientFailure] = []
-        for instruction in instructions:
-            try:
-                replies.append(handle_train(task, instruction))
-            except Exception as err:
-                replies.append(ClientFailure(instruction.partition_id, repr(err)[-300:]))
-        return replies
+        return self._each(handle_train, instructions)
 
     def evaluate(
         self, instructions: Sequence[EvaluateInstruction]
     ) -> list[EvaluateReply | ClientFailure]:
         """Evaluate every instruction's client."""
+        return self._each(handle_evaluate, instructions)
+
+    def _each(self, handle: Callable[[Task, Any], Any], instructions: Sequence[Any]) -> list[Any]:
         task = get_task(self.cfg)
-        replies: list[EvaluateReply | ClientFailure] = []
+        replies: list[Any] = []
         for instruction in instructions:
             try:
-                replies.append(handle_evaluate(task, instruction))
-            except Exception as err:
+                replies.append(handle(task, instruction))
+            except Exception as err:  # a client failure, not the server's
                 replies.append(ClientFailure(instruction.partition_id, repr(err)[-300:]))
         return replies
