@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import Any
 
 from sparsyfed.validation import (
-    ConfigError,
     as_bool,
     as_choice,
     as_int,
@@ -376,8 +375,3 @@ def _checkpoint(block: Mapping[str, Any]) -> CheckpointConfig:
     result = CheckpointConfig(every=read.int("every", 0))
     read.done()
     return result
-
-
-def config_error(err: Exception) -> ConfigError:
-    """Wrap a ``ValueError`` raised while building components as a :class:`ConfigError`."""
-    return err if isinstance(err, ConfigError) else ConfigError(str(err))

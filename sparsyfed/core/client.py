@@ -39,8 +39,8 @@ def _load(task: Task, state: Mapping[str, np.ndarray]) -> torch.nn.Module:
 
 
 def _check_partition(task: Task, partition_id: int) -> None:
-    if not 0 <= partition_id < len(task.partitions):
-        raise ValueError(f"partition-id={partition_id} outside [0, {len(task.partitions)})")
+    if not 0 <= partition_id < task.cfg.num_clients:
+        raise ValueError(f"partition-id={partition_id} outside [0, {task.cfg.num_clients})")
 
 
 def run_client_round(
@@ -145,8 +145,7 @@ def handle_train(task: Task, instruction: TrainInstruction) -> TrainReply:
 def handle_evaluate(task: Task, instruction: EvaluateInstruction) -> EvaluateReply:
     """Evaluate the received global model on one client's test split (federated evaluation)."""
     pid = instruction.partition_id
-    if not 0 <= pid < len(task.test_partitions):
-        raise ValueError(f"partition-id={pid} outside [0, {len(task.test_partitions)})")
+    _check_partition(task, pid)
     model = _load(task, decode_state(instruction.model))
     x, y = task.client_test_data(pid)
     result = evaluate(model, x, y, task.cfg.eval_batch_size)

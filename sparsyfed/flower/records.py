@@ -8,8 +8,6 @@ travels in its own ``ConfigRecord`` (``<name>.joint``), never as a tensor.
 
 from __future__ import annotations
 
-import json
-
 from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
 
 from sparsyfed.core.context import RoundContext
@@ -176,8 +174,3 @@ def read_evaluate_reply(content: RecordDict) -> EvaluateReply:
         float(head["loss"]),
         float(head["accuracy"]),
     )
-
-
-def run_config_json(cfg_dict: dict) -> str:
-    """The run config as the JSON string every instruction carries."""
-    return json.dumps(cfg_dict)

@@ -15,6 +15,7 @@ reached through :class:`~sparsyfed.flower.executor.GridExecutor`.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +28,6 @@ from sparsyfed.config import compose_config, load_config
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.task import Task
 from sparsyfed.flower.executor import GridExecutor
-from sparsyfed.flower.records import run_config_json
 from sparsyfed.run.directory import Decision, Status
 from sparsyfed.run.session import execute, plan
 
@@ -39,7 +39,7 @@ def run_server(grid: Grid, cfg: RunConfig, decision: Decision | None = None) -> 
     if decision.status is Status.COMPLETE:
         return dict(decision.summary or {})
     executor = GridExecutor(
-        grid, cfg.num_clients, run_config_json(cfg.to_dict()), cfg.simulation.round_timeout
+        grid, cfg.num_clients, json.dumps(cfg.to_dict()), cfg.simulation.round_timeout
     )
     return execute(cfg, executor, decision)
 

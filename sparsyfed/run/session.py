@@ -7,7 +7,6 @@ ServerApp (:func:`execute`); the ``flwr run`` ServerApp does both.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import torch
@@ -21,8 +20,6 @@ from sparsyfed.core.executor import Executor
 from sparsyfed.core.run import FederatedRun
 from sparsyfed.methods import method_settings
 from sparsyfed.run.directory import Decision, Status, prepare_run_dir
-
-LOGGER = logging.getLogger("sparsyfed")
 
 
 def run_header(cfg: RunConfig) -> dict[str, Any]:
@@ -70,6 +67,5 @@ def execute(cfg: RunConfig, executor: Executor, decision: Decision) -> dict[str,
     """Run (or resume) the training and return its summary."""
     if cfg.simulation.server_threads:
         torch.set_num_threads(cfg.simulation.server_threads)
-    get_logger()
     run = FederatedRun(cfg, executor, build_callbacks(cfg), run_header(cfg), decision.resume)
     return run.run()
