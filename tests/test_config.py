@@ -36,7 +36,11 @@ def test_method_group_sets_its_own_beta_and_command_line_wins():
         (["clients_per_round=200"], "clients_per_round=200", "num_clients=100"),
         (["rounds=0"], "rounds=0", ">= 1"),
         (["partition.alpha=0"], "partition.alpha=0", "> 0"),
-        (["partition.scheme=shards"], "partition.scheme='shards'", "lda, dirichlet, iid"),
+        (
+            ["partition.scheme=shards"],
+            "partition.scheme='shards'",
+            "lda, inner_dirichlet, dirichlet, iid",
+        ),
         (["lr.schedule=cosine"], "lr.schedule='cosine'", "exponential, constant"),
         (["wire.codec=zip"], "wire.codec='zip'", "auto, dense"),
         (["wire.codec=support"], "wire.codec='support'", "golomb"),

@@ -6,7 +6,8 @@
   import the loader modules (``mnist1d``, ``digits``, ``cifar``, ``speech``) lazily;
 * :mod:`~sparsyfed.data.sources`: downloads, archives, pickles and caches;
 * :mod:`~sparsyfed.data.augment`: :func:`random_crop_flip`;
-* :mod:`~sparsyfed.data.partition`: federated partitioning of the labels.
+* :mod:`~sparsyfed.data.partition`: federated partitioning of the labels
+  (:mod:`~sparsyfed.data.lda`: the official LDA procedure).
 """
 
 from sparsyfed.data.augment import random_crop_flip
@@ -15,6 +16,7 @@ from sparsyfed.data.partition import (
     PARTITION_SCHEMES,
     partition_dirichlet,
     partition_iid,
+    partition_inner_dirichlet,
     partition_labels,
     partition_lda,
     partition_stats,
@@ -30,6 +32,7 @@ __all__ = [
     "load_dataset",
     "partition_dirichlet",
     "partition_iid",
+    "partition_inner_dirichlet",
     "partition_labels",
     "partition_lda",
     "partition_stats",

@@ -1,19 +1,23 @@
 """Federated partitioning of a labelled dataset into client index sets.
 
 Every partitioner returns a list (one entry per client) of disjoint ``int64``
-index arrays into the ``labels`` array. With ``lda`` and ``iid`` all clients get
-the same number of samples, ``len(labels) // num_partitions``; the remainder is
-left out.
+index arrays into the ``labels`` array.
 
-* ``lda``: latent Dirichlet allocation as in the SparsyFed paper (one class
-  distribution per client, equal sizes), implemented by flwr-datasets'
-  :class:`~flwr_datasets.partitioner.InnerDirichletPartitioner`.
+* ``lda``: the official SparsyFed latent Dirichlet allocation (one class
+  distribution per client; clients filled one after another;
+  :mod:`sparsyfed.data.lda`). Every sample is assigned and the client sizes are
+  round-robin, ``len(labels) // num_partitions`` or one more.
+* ``inner_dirichlet``: flwr-datasets'
+  :class:`~flwr_datasets.partitioner.InnerDirichletPartitioner` (one class
+  distribution per client, samples given to random clients); equal sizes
+  ``len(labels) // num_partitions``, the remainder is left out.
 * ``dirichlet``: flwr-datasets' :class:`~flwr_datasets.partitioner.DirichletPartitioner`
   (each class split over the clients by a Dirichlet draw; unequal sizes).
-* ``iid``: a seeded random permutation split into equal chunks.
+* ``iid``: a seeded random permutation split into equal chunks
+  (``len(labels) // num_partitions``; the remainder is left out).
 
 :func:`partition_train_test` also splits the test set per client with the same
-Dirichlet draw as the training set, so each client's test split has the class
+Dirichlet matrix as the training set, so each client's test split has the class
 mix of its training split (federated evaluation, docs/methods.md section 15).
 """
 
@@ -27,24 +31,27 @@ from typing import Any
 
 import numpy as np
 
+from sparsyfed.data.lda import LDA_SPLITS, lda_assign, lda_dirichlet_matrix, lda_rng
 from sparsyfed.validation import as_choice, fail
 
 __all__ = [
     "PARTITION_SCHEMES",
     "partition_dirichlet",
     "partition_iid",
+    "partition_inner_dirichlet",
     "partition_labels",
     "partition_lda",
     "partition_stats",
     "partition_train_test",
 ]
 
-PARTITION_SCHEMES: tuple[str, ...] = ("lda", "dirichlet", "iid")
+PARTITION_SCHEMES: tuple[str, ...] = ("lda", "inner_dirichlet", "dirichlet", "iid")
 """Names accepted by :func:`partition_labels`."""
 
-# Stream tag mixed into the seed for the row shuffle that precedes LDA, so that it
-# is independent from the partitioner's own generator (seeded with ``seed``).
-_LDA_ROW_ORDER_STREAM = 0x5EED
+# Stream tag mixed into the seed for the row shuffle that precedes
+# InnerDirichletPartitioner, so that it is independent from the partitioner's own
+# generator (seeded with ``seed``).
+_INNER_ROW_ORDER_STREAM = 0x5EED
 
 
 # ---------------------------------------------------------------------------
@@ -143,9 +150,83 @@ def _label_table(labels: np.ndarray, row_order: np.ndarray) -> Any:
 
 
 def partition_lda(
+    labels: np.ndarray,
+    num_partitions: int,
+    alpha: float,
+    seed: int,
+    *,
+    dirichlet: np.ndarray | None = None,
+    split: str = "train",
+) -> list[np.ndarray]:
+    """Partition sample indices with the official SparsyFed LDA.
+
+    Each client ``i`` has class proportions ``p_i``, a row of one Dirichlet
+    matrix ``p ~ Dir(alpha * 1_C)`` over the ``C`` classes present in ``labels``.
+    The clients are filled one after another (client 0 first): each of client
+    ``i``'s samples gets a class drawn from ``p_i`` and one not-yet-assigned
+    sample of that class. Every non-empty class gets ``1e-5`` extra mass before
+    a client's first draw and again whenever a class runs out; empty classes get
+    none. Client sizes are round-robin and every sample is assigned (details in
+    :mod:`sparsyfed.data.lda`).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        1-D integer class labels; any integer values (they are mapped to
+        ``0..C-1`` internally).
+    num_partitions : int
+        Number of clients, ``1 <= num_partitions <= len(labels)``.
+    alpha : float
+        Dirichlet concentration, ``> 0``. Small values give highly skewed
+        clients; large values (e.g. 1000) approach IID.
+    seed : int
+        Non-negative seed; the same seed gives the same partition.
+    dirichlet : numpy.ndarray, optional
+        The ``(num_partitions, C)`` class proportions to use instead of drawing
+        them (:func:`~sparsyfed.data.lda.lda_dirichlet_matrix` with the same
+        arguments is the matrix drawn by default). :func:`partition_train_test`
+        passes the training set's matrix for the test set.
+    split : str
+        ``"train"`` or ``"test"``: which of the seed's streams shuffles the samples
+        and draws their classes.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``num_partitions`` disjoint ``int64`` index arrays into ``labels``
+        covering every sample; the first ``len(labels) % num_partitions`` have
+        ``len(labels) // num_partitions + 1`` samples, the others one fewer.
+
+    Raises
+    ------
+    ValueError
+        On invalid arguments, or a ``dirichlet`` matrix of the wrong shape or
+        with negative or non-finite entries.
+
+    """
+    labels, num_partitions, alpha, seed = _check_dirichlet_args(labels, num_partitions, alpha, seed)
+    if split not in LDA_SPLITS:
+        raise ValueError(f"split={split!r} is not allowed: choose one of {', '.join(LDA_SPLITS)}")
+    classes, class_codes = np.unique(labels, return_inverse=True)
+    num_classes = int(classes.size)
+    if dirichlet is None:
+        dirichlet = lda_dirichlet_matrix(num_partitions, num_classes, alpha, seed)
+    matrix = np.asarray(dirichlet, dtype=np.float64)
+    if matrix.shape != (num_partitions, num_classes):
+        raise ValueError(
+            f"the Dirichlet matrix has shape {matrix.shape}; it must be "
+            f"(num_clients, classes) = ({num_partitions}, {num_classes})"
+        )
+    if not np.all(np.isfinite(matrix)) or np.any(matrix < 0):
+        raise ValueError("the Dirichlet matrix must have finite, non-negative entries")
+    codes = class_codes.reshape(-1).astype(np.int64)
+    return lda_assign(codes, num_classes, matrix, lda_rng(seed, split))
+
+
+def partition_inner_dirichlet(
     labels: np.ndarray, num_partitions: int, alpha: float, seed: int
 ) -> list[np.ndarray]:
-    """Partition sample indices with latent Dirichlet allocation (LDA).
+    """Partition sample indices with flwr-datasets' ``InnerDirichletPartitioner``.
 
     Each client ``i`` draws class proportions ``p_i ~ Dir(alpha * 1_C)`` over the
     ``C`` classes present in ``labels`` and receives ``len(labels) //
@@ -169,8 +250,7 @@ def partition_lda(
     num_partitions : int
         Number of clients, ``1 <= num_partitions <= len(labels)``.
     alpha : float
-        Dirichlet concentration, ``> 0``. Small values give highly skewed
-        clients; large values (e.g. 1000) approach IID.
+        Dirichlet concentration, ``> 0``.
     seed : int
         Non-negative seed; the same seed gives the same partition.
 
@@ -192,7 +272,7 @@ def partition_lda(
     num_samples = int(labels.shape[0])
     from flwr_datasets.partitioner import InnerDirichletPartitioner
 
-    row_order = np.random.default_rng([seed, _LDA_ROW_ORDER_STREAM]).permutation(num_samples)
+    row_order = np.random.default_rng([seed, _INNER_ROW_ORDER_STREAM]).permutation(num_samples)
     table = _label_table(labels, row_order)
 
     partitioner = InnerDirichletPartitioner(
@@ -227,7 +307,7 @@ def partition_lda(
             if "nan" not in str(exc).lower():
                 raise
             raise ValueError(
-                f"LDA partitioning failed for partition.alpha={alpha} with "
+                f"inner_dirichlet partitioning failed for partition.alpha={alpha} with "
                 f"num_clients={num_partitions}: some client's Dirichlet class "
                 "proportions are exactly zero for every class that still has "
                 "samples (happens for very small alpha, typically <= 0.01). Use a "
@@ -325,16 +405,18 @@ def partition_labels(
     num_partitions : int
         Number of clients.
     scheme : str
-        One of :data:`PARTITION_SCHEMES`: ``"lda"`` or ``"iid"``.
+        One of :data:`PARTITION_SCHEMES`: ``"lda"``, ``"inner_dirichlet"``,
+        ``"dirichlet"`` or ``"iid"``.
     alpha : float
-        Dirichlet concentration for ``"lda"`` (ignored for ``"iid"``).
+        Dirichlet concentration (ignored for ``"iid"``).
     seed : int
         Non-negative seed.
 
     Returns
     -------
     list of numpy.ndarray
-        ``num_partitions`` disjoint, equally sized ``int64`` index arrays.
+        ``num_partitions`` disjoint ``int64`` index arrays; their sizes are those
+        of the scheme's partitioner.
 
     Raises
     ------
@@ -345,6 +427,8 @@ def partition_labels(
     scheme = _check_scheme(scheme)
     if scheme == "lda":
         return partition_lda(labels, num_partitions, alpha, seed)
+    if scheme == "inner_dirichlet":
+        return partition_inner_dirichlet(labels, num_partitions, alpha, seed)
     if scheme == "dirichlet":
         return partition_dirichlet(labels, num_partitions, alpha, seed)
     return partition_iid(labels, num_partitions, seed)
@@ -360,12 +444,14 @@ def partition_train_test(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Partition the training set and give every client a test split with the same class mix.
 
-    Both sets are partitioned with the same scheme and seed. The partitioners
-    draw their Dirichlet matrix first from a generator seeded with ``seed``, so
-    the test split of client ``i`` is drawn from the same class proportions
-    ``p_i`` as its training split (the official code reuses the matrix the
-    same way). ``lda`` test splits have ``len(test_labels) // num_partitions``
-    samples each.
+    Both sets are partitioned with the same scheme and seed, and the test split
+    of client ``i`` is drawn from the same class proportions ``p_i`` as its
+    training split. For ``lda`` the training set's Dirichlet matrix is passed to
+    the test partition (as the official code does), whose shuffle and class
+    draws come from the seed's ``"test"`` stream; its sizes are round-robin over
+    ``len(test_labels)``. The flwr-datasets partitioners (``inner_dirichlet``,
+    ``dirichlet``) draw their Dirichlet matrix first from a generator seeded
+    with ``seed``, so the same seed gives the same matrix for both sets.
 
     Parameters
     ----------
@@ -393,6 +479,16 @@ def partition_train_test(
             f"train and test labels have different classes ({train_classes.size} vs "
             f"{test_classes.size}); client test splits need the same classes"
         )
+    if _check_scheme(scheme) == "lda":
+        train_labels, num_partitions, alpha, seed = _check_dirichlet_args(
+            train_labels, num_partitions, alpha, seed
+        )
+        matrix = lda_dirichlet_matrix(num_partitions, int(train_classes.size), alpha, seed)
+        train = partition_lda(train_labels, num_partitions, alpha, seed, dirichlet=matrix)
+        test = partition_lda(
+            test_labels, num_partitions, alpha, seed, dirichlet=matrix, split="test"
+        )
+        return train, test
     train = partition_labels(train_labels, num_partitions, scheme, alpha, seed)
     test = partition_labels(test_labels, num_partitions, scheme, alpha, seed)
     return train, test
