@@ -229,7 +229,8 @@ def test_int8_uplink_with_error_feedback_runs_and_sends_less(tmp_path, data_dir)
         )  # tiny model: most bytes are small dense tensors
         assert b["num_updates"] == 3
         assert b["uplink_bound_bytes"] <= b["uplink_bytes"]
-    assert q_rows[-1]["accuracy"] > 0.2
+    # Learns (chance is 0.1) and about as well as the raw uplink.
+    assert q_rows[-1]["accuracy"] > max(0.15, raw_rows[-1]["accuracy"] - 0.05)
 
 
 def test_batchnorm_counters_stay_integer_and_bn_stats_are_averaged(tmp_path, data_dir):
@@ -297,4 +298,5 @@ def test_federated_evaluation_uses_client_test_splits(tmp_path, data_dir):
     stats = json.loads((tmp_path / "run" / "partitions.json").read_text())
     assert stats["sizes"] == [len(p) for p in task.partitions]
     assert stats["train"]["num_clients"] == stats["test"]["num_clients"] == 8
-    assert len(set(stats["test"]["sample_counts"])) == 1  # equal LDA client sizes
+    counts = stats["test"]["sample_counts"]  # LDA: round-robin sizes, every sample
+    assert sum(counts) == stats["test"]["num_samples"] and max(counts) - min(counts) == 1
