@@ -52,6 +52,12 @@ def method_settings(cfg: RunConfig) -> tuple[type[Method], MethodSettings, dict[
     name = cfg.method.name
     if cfg.upload not in cls.upload_modes:
         fail("upload", cfg.upload, f"method={name} supports {', '.join(cls.upload_modes)}")
+    if cfg.aggregation not in cls.aggregations:
+        fail(
+            "aggregation",
+            cfg.aggregation,
+            f"method={name} supports {', '.join(cls.aggregations)} (it has its own merge)",
+        )
     if not cls.server_optimizer and (cfg.server_lr != 1.0 or cfg.server_momentum != 0.0):
         raise ConfigError(
             f"method={name} merges weights on the server: it needs server_lr=1.0 and "
@@ -76,6 +82,8 @@ def method_settings(cfg: RunConfig) -> tuple[type[Method], MethodSettings, dict[
         server_lr=cfg.server_lr,
         server_momentum=cfg.server_momentum,
         options=options,
+        aggregation=cfg.aggregation,
+        prune=cfg.prune,
     )
     cls.check_settings(settings)
     return cls, settings, ignored

@@ -143,8 +143,8 @@ def test_global_sparsity_follows_schedule_and_uploads_stay_in_the_mask(
     checked: list[tuple[float, int]] = []
     original = client_module.make_upload
 
-    def spy(trained, received, sparsity, keys, mode):
-        upload = original(trained, received, sparsity, keys, mode)
+    def spy(trained, received, sparsity, keys, mode, scope):
+        upload = original(trained, received, sparsity, keys, mode, scope)
         outside = sum(int(((upload[k] != 0) & (received[k] == 0)).sum()) for k in keys)
         checked.append((sparsity, outside))
         return upload
