@@ -234,7 +234,7 @@ class Method:
         ``theta_k - theta_t`` with server learning rate ``server_lr``, and
         server momentum when ``server_momentum > 0`` (FedAvgM). With
         ``aggregation=nz_mean`` the conv/linear weights are averaged over the
-        clients that hold each entry (docs/methods.md section 6.2) and the
+        clients that hold each entry (docs/methods.md section 6.5) and the
         pseudo-gradient is that mean minus ``theta_t``.
         """
         momentum = self.server_momentum > 0
