@@ -125,3 +125,7 @@ def test_a_method_that_ignores_a_key_says_so():
     header = run_header(load_config(compose_config(["method=topk", "beta=1.25"])))
     assert header["beta"] == 1.0 and header["ignored"] == {"beta": 1.25}
     assert run_header(load_config(compose_config([])))["ignored"] == {}
+    dense = compose_config(["method=fedavg", "prune_scope=layerwise", "prune_layers=all"])
+    assert run_header(load_config(dense))["ignored"] == {"prune_scope": "layerwise"}
+    sparse = compose_config(["method=topk", "prune_scope=layerwise"])
+    assert run_header(load_config(sparse))["ignored"] == {}

@@ -75,6 +75,8 @@ def method_settings(cfg: RunConfig) -> tuple[type[Method], MethodSettings, dict[
         ignored["beta"] = cfg.beta
     if not cls.uses_sparsity and cfg.sparsity != 0.0:
         ignored["sparsity"] = cfg.sparsity
+    if not cls.uses_sparsity:  # nothing is pruned, so the prune scope changes nothing
+        ignored.update({k: v for k, v in _prune_keys(cfg).items() if v != _PRUNE_DEFAULTS[k]})
     settings = MethodSettings(
         name=name,
         beta=cfg.beta if cls.uses_beta else 1.0,
@@ -87,6 +89,13 @@ def method_settings(cfg: RunConfig) -> tuple[type[Method], MethodSettings, dict[
     )
     cls.check_settings(settings)
     return cls, settings, ignored
+
+
+_PRUNE_DEFAULTS = {"prune_scope": "global", "prune_layers": "all"}
+
+
+def _prune_keys(cfg: RunConfig) -> dict[str, str]:
+    return {"prune_scope": cfg.prune_scope, "prune_layers": cfg.prune_layers}
 
 
 def build_method(cfg: RunConfig) -> Method:
