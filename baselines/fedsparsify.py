@@ -13,7 +13,13 @@ step.
   ``s_t`` with one magnitude threshold over all prunable weights.
 - **Local** (:class:`FedSparsifyLocal`): each client purges its own model to
   ``s_t`` before uploading; the server merges with Majority Voting
-  (:func:`majority_vote_merge`).
+  (:func:`majority_vote_merge`) with the quorum ``method.vote_quorum``
+  (:func:`vote_threshold`).
+
+Purges follow the run's prune scope (``prune_scope``, ``prune_layers``): the
+client purge is the shared upload step, the server purge of the Global variant
+uses the same :class:`~sparsyfed.sparse.scope.PruneScope`, and the vote covers
+the weights the purge covers.
 
 Prunable tensors are the conv/linear weights only (``prunable_weight_names``);
 the Keras original also purged biases and BatchNorm gamma/beta, which here stay
@@ -36,8 +42,32 @@ from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
 from sparsyfed.methods.base import ClientUpdate, Method, MethodSettings, Option, State
 from sparsyfed.metrics.values import Metrics
 from sparsyfed.nn.layers import prunable_layers
-from sparsyfed.sparse.topk import global_magnitude_prune_
 from sparsyfed.validation import fail
+
+VOTE_QUORUMS = ("floor_half", "half")
+"""``floor_half``: ``>= floor(K/2)`` votes (the original code); ``half``: ``>= K/2`` (the paper's Eq. 2)."""
+
+
+def vote_threshold(num_clients: int, quorum: str = "floor_half") -> int:
+    """The number of votes an entry needs to survive the Majority Voting merge.
+
+    ``floor_half`` (default, the original code) needs ``floor(K / 2)`` votes,
+    ``half`` (the paper's ``>= K/2``) needs ``ceil(K / 2)``; they differ only
+    for odd ``K`` (``K = 5``: 2 against 3 votes).
+
+    Parameters
+    ----------
+    num_clients : int
+        ``K``, the number of client states merged.
+    quorum : str
+        ``floor_half`` or ``half``.
+
+    """
+    if quorum == "floor_half":
+        return num_clients // 2
+    if quorum == "half":
+        return (num_clients + 1) // 2
+    raise ValueError(f"quorum={quorum!r} must be one of {VOTE_QUORUMS}")
 
 
 def sparsity_schedule(
@@ -94,14 +124,16 @@ def majority_vote_merge(
     states: Sequence[Mapping[str, Tensor]],
     weights: Sequence[float],
     keys: Sequence[str],
+    quorum: str = "floor_half",
 ) -> dict[str, Tensor]:
     """Merge client states with FedSparsify's Majority Voting.
 
     Every tensor is first averaged with the sample weights,
     ``avg = sum_k n_k theta_k / sum_k n_k`` (zeros of clients that pruned an
     entry included). For the tensors named in ``keys`` an entry is then kept
-    only if at least ``floor(K / 2)`` of the ``K`` clients hold it non-zero
-    (so ``K = 4`` and ``K = 5`` both need 2 votes); other entries become
+    only if at least :func:`vote_threshold` of the ``K`` clients hold it
+    non-zero (``floor_half``: ``floor(K / 2)``, so ``K = 4`` and ``K = 5``
+    both need 2 votes; ``half``: ``K / 2`` rounded up); other entries become
     ``+0.0``. Tensors not in ``keys`` are the plain weighted average.
 
     Parameters
@@ -112,6 +144,8 @@ def majority_vote_merge(
         The clients' sample counts ``n_k``.
     keys : sequence of str
         The keys of the prunable tensors that are voted on.
+    quorum : str
+        ``floor_half`` (the original code) or ``half`` (the paper).
 
     Returns
     -------
@@ -125,12 +159,12 @@ def majority_vote_merge(
         raise KeyError(f"voted keys missing from the client states: {missing}")
     # The weighted average (zeros included) is plain FedAvg with server lr 1.
     merged = fedavg_pseudo_gradients(states[0], states, weights)
-    quorum = len(states) // 2
+    needed = vote_threshold(len(states), quorum)
     for key in keys:
         votes = torch.zeros(merged[key].shape, dtype=torch.int64)
         for state in states:
             votes.add_((state[key].detach().cpu() != 0).to(torch.int64))
-        merged[key].masked_fill_(votes < quorum, 0.0)
+        merged[key].masked_fill_(votes < needed, 0.0)
     return merged
 
 
@@ -220,10 +254,15 @@ class FedSparsifyGlobal(_FedSparsify):
         return 0.0
 
     def after_aggregate(self, global_state: State, ctx: RoundContext) -> State:
-        """Purge the merged model to ``s_t`` with one global magnitude threshold."""
+        """Purge the merged model to ``s_t`` (one global magnitude threshold by default).
+
+        The purge follows the run's prune scope: ``prune_scope=layerwise``
+        purges every layer to ``s_t`` separately, ``prune_layers=skip_first_last``
+        leaves the first and last layer out.
+        """
         if self.purges_in(ctx):
-            global_magnitude_prune_(
-                [global_state[k] for k in self.model_spec.prunable_keys], self.target_at(ctx)
+            self.settings.prune.prune_(
+                global_state, self.model_spec.prunable_keys, self.target_at(ctx)
             )
         return global_state
 
@@ -231,15 +270,22 @@ class FedSparsifyGlobal(_FedSparsify):
 class FedSparsifyLocal(_FedSparsify):
     """FedSparsify-Local: masked local training, client purge to ``s_t``, Majority Voting.
 
-    The merge is a weight merge: it declares ``upload=weights`` only and no
-    server optimizer (``server_lr = 1``, no momentum). With ``K >= 4``
+    The merge is a weight merge: it declares ``upload=weights`` and
+    ``aggregation=fedavg`` only and no server optimizer (``server_lr = 1``,
+    no momentum). Its own option ``method.vote_quorum`` (``floor_half``, the
+    original code, or ``half``, the paper) sets the votes an entry needs. With ``K >= 4``
     clients per round the vote can zero more entries than any one client did,
     so the next round's clients may hold more than ``round(s_t * N)`` zeros
     (the mask is never relaxed).
     """
 
     upload_modes = ("weights",)
+    aggregations = ("fedavg",)
     server_optimizer = False
+    option_specs: ClassVar[dict[str, Option]] = {
+        **_FedSparsify.option_specs,
+        "vote_quorum": Option(str, choices=VOTE_QUORUMS),
+    }
 
     def upload_sparsity(self, ctx: RoundContext) -> float:
         """Purge the local model to ``s_t`` (global magnitude over its prunable weights)."""
@@ -251,10 +297,11 @@ class FedSparsifyLocal(_FedSparsify):
         updates: Sequence[ClientUpdate],
         ctx: RoundContext,
     ) -> State:
-        """Majority Voting on the prunable weights, weighted average elsewhere."""
+        """Majority Voting on the purged weights, weighted average elsewhere."""
         merged = majority_vote_merge(
             [u.state for u in updates],
             [u.num_examples for u in updates],
-            self.model_spec.prunable_keys,
+            self.settings.prune.targets(self.model_spec.prunable_keys),
+            self.options["vote_quorum"],
         )
         return {k: merged[k].to(v.dtype) for k, v in global_state.items()}

@@ -58,6 +58,20 @@ def test_method_group_sets_its_own_beta_and_command_line_wins():
         (["method=flash", "upload=delta_topk"], "upload='delta_topk'", "supports weights"),
         (["method=fedsparsify_local", "server_lr=0.5"], "server_lr=1.0", "fedsparsify_local"),
         (["checkpoint.every=-1"], "checkpoint.every=-1", ">= 0"),
+        (["aggregation=median"], "aggregation='median'", "fedavg, nz_mean"),
+        (["aggregation=nz_mean", "upload=delta_topk"], "aggregation='nz_mean'", "upload=weights"),
+        (
+            ["method=fedsparsify_local", "aggregation=nz_mean"],
+            "aggregation='nz_mean'",
+            "method=fedsparsify_local supports fedavg",
+        ),
+        (["prune_scope=per_layer"], "prune_scope='per_layer'", "global, layerwise"),
+        (["prune_layers=first"], "prune_layers='first'", "all, skip_first_last"),
+        (
+            ["method=fedsparsify_local", "method.vote_quorum=majority"],
+            "method.vote_quorum='majority'",
+            "floor_half, half",
+        ),
         (["overwrite=maybe"], "overwrite='maybe'", "true or false"),
         (["+sparsty=0.9"], "sparsty is not a known key", "did you mean sparsity"),
         (
@@ -115,3 +129,7 @@ def test_a_method_that_ignores_a_key_says_so():
     header = run_header(load_config(compose_config(["method=topk", "beta=1.25"])))
     assert header["beta"] == 1.0 and header["ignored"] == {"beta": 1.25}
     assert run_header(load_config(compose_config([])))["ignored"] == {}
+    dense = compose_config(["method=fedavg", "prune_scope=layerwise", "prune_layers=all"])
+    assert run_header(load_config(dense))["ignored"] == {"prune_scope": "layerwise"}
+    sparse = compose_config(["method=topk", "prune_scope=layerwise"])
+    assert run_header(load_config(sparse))["ignored"] == {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sparsyfed.validation import (
     as_bool,
@@ -25,6 +25,9 @@ from sparsyfed.validation import (
     fail,
     require,
 )
+
+if TYPE_CHECKING:
+    from sparsyfed.sparse.scope import PruneScope
 
 SPECTRAL_BETA = -1.0
 """``beta`` of the hyper-parameter-free variant (a per-layer exponent, docs/methods.md section 13)."""
@@ -185,6 +188,9 @@ class RunConfig:
     server_momentum: float
     prox_mu: float
     upload: str
+    aggregation: str
+    prune_scope: str
+    prune_layers: str
     beta: float
     sparsity: float
     powerprop_beta: float
@@ -219,6 +225,7 @@ class RunConfig:
             lambda v: v >= 1.0 or v == SPECTRAL_BETA,
             f"use beta >= 1 (1 = no Powerprop), or {SPECTRAL_BETA} for the spectral variant",
         )
+        upload = as_choice("upload", read("upload"), UPLOAD_MODES)
         config = cls(
             seed=read.int("seed", 0),
             num_clients=num_clients,
@@ -235,7 +242,10 @@ class RunConfig:
                 "server_momentum", lambda v: 0 <= v < 1, "it must lie in [0, 1)"
             ),
             prox_mu=read.number("prox_mu", lambda v: v >= 0, "it must be >= 0"),
-            upload=as_choice("upload", read("upload"), UPLOAD_MODES),
+            upload=upload,
+            aggregation=_aggregation(read("aggregation"), upload),
+            prune_scope=_prune_choice("prune_scope", read("prune_scope")),
+            prune_layers=_prune_choice("prune_layers", read("prune_layers")),
             beta=beta,
             sparsity=sparsity,
             powerprop_beta=read.number("powerprop_beta"),
@@ -255,6 +265,13 @@ class RunConfig:
         )
         read.done()
         return config
+
+    @property
+    def prune(self) -> PruneScope:
+        """The prune scope of the upload step and the purges (``prune_scope``, ``prune_layers``)."""
+        from sparsyfed.sparse.scope import PruneScope
+
+        return PruneScope(self.prune_scope, self.prune_layers)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain containers, in the layout of the YAML files."""
@@ -276,6 +293,26 @@ def _plain(obj: Any) -> Any:
 
 def _optional_str(key: str, value: Any) -> str | None:
     return None if value is None else str(as_str(key, value))
+
+
+def _aggregation(value: Any, upload: str) -> str:
+    from sparsyfed.methods.aggregate import AGGREGATIONS
+
+    aggregation = as_choice("aggregation", value, AGGREGATIONS)
+    if aggregation == "nz_mean" and upload != "weights":
+        fail(
+            "aggregation",
+            aggregation,
+            f"nz_mean averages the uploaded weights over the clients that kept them; "
+            f"it needs upload=weights, got upload={upload}",
+        )
+    return aggregation
+
+
+def _prune_choice(key: str, value: Any) -> str:
+    from sparsyfed.sparse.scope import PRUNE_LAYERS, PRUNE_SCOPES
+
+    return as_choice(key, value, PRUNE_SCOPES if key == "prune_scope" else PRUNE_LAYERS)
 
 
 def _lr(block: Mapping[str, Any]) -> LrConfig:

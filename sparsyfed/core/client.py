@@ -85,7 +85,8 @@ def run_client_round(
     metrics.mean("local_regrowth", local_regrowth(received_t, trained, keys))
     metrics.update(layer_metrics(model))
     _flop_metrics(task, model, metrics, len(y) * hp.epochs)
-    upload = make_upload(trained, received_t, method.upload_sparsity(ctx), keys, task.cfg.upload)
+    sparsity = method.upload_sparsity(ctx)
+    upload = make_upload(trained, received_t, sparsity, keys, task.cfg.upload, task.cfg.prune)
     metrics.mean("local_regrowth_after_prune", local_regrowth(received_t, upload, keys))
     return {k: v.detach().cpu().numpy() for k, v in upload.items()}, len(y), metrics
 

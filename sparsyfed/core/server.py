@@ -160,12 +160,24 @@ class FederatedServer:
         return evaluate(self._eval_model, x, y, self.cfg.eval_batch_size)
 
     def sparsity(self) -> dict[str, Any]:
-        """Sparsity of the global model over all parameters, prunable weights and per layer."""
-        report = sparsity_report(self.state, self.task.prunable_keys, self.task.parameter_keys)
-        return {
+        """Sparsity of the global model over all parameters, prunable weights and per layer.
+
+        With ``prune_layers=skip_first_last`` also ``sparsity_pruned``: the
+        zeros over the conv/linear weights the prune covers (the first and last
+        layer left out), the set the target sparsity refers to.
+        """
+        keys, params = self.task.prunable_keys, self.task.parameter_keys
+        report = sparsity_report(self.state, keys, params)
+        out = {
             key: report[key]
             for key in ("sparsity_prunable", "sparsity_params", "nnz_prunable", "layer_sparsity")
         }
+        targets = self.cfg.prune.targets(keys)
+        if targets != keys:
+            out["sparsity_pruned"] = sparsity_report(self.state, targets, params)[
+                "sparsity_prunable"
+            ]
+        return out
 
     # ------------------------------------------------------------ checkpoint
     def snapshot(self) -> ServerState:

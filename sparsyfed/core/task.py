@@ -100,6 +100,7 @@ class Task:
                 new_model=self.new_model,
             )
         )
+        self.cfg.prune.targets(method.model_spec.prunable_keys)  # refuse a model it cannot skip
         return method
 
     @cached_property

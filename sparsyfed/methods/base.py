@@ -14,6 +14,7 @@ says so instead of recording it as applied:
 - ``uses_sparsity`` / ``uses_beta``: whether ``sparsity`` / ``beta`` change
   what it does (if not, they are set to 0 / 1 and reported as ignored);
 - ``upload_modes``: the ``upload`` values it supports;
+- ``aggregations``: the ``aggregation`` values it supports;
 - ``server_optimizer``: whether ``server_lr != 1`` and server momentum apply;
 - ``option_specs``: its own options under ``method.*`` (the YAML holds their
   defaults).
@@ -29,9 +30,10 @@ import torch
 from torch import Tensor, nn
 
 from sparsyfed.core.training import LocalTraining, train_sgd
-from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
+from sparsyfed.methods.aggregate import AGGREGATIONS, fedavg_pseudo_gradients
 from sparsyfed.metrics.values import Metrics
 from sparsyfed.nn.init import init_weights
+from sparsyfed.sparse.scope import PruneScope
 from sparsyfed.validation import as_bool, as_choice, as_int, as_number, as_str
 
 if TYPE_CHECKING:
@@ -94,6 +96,8 @@ class MethodSettings:
     """What a method is built from: its effective shared values and its own options.
 
     ``beta`` is 1.0 and ``sparsity`` 0.0 for methods that do not use them.
+    ``aggregation`` is the run's ``aggregation`` and ``prune`` its prune scope
+    (``prune_scope``, ``prune_layers``), for the method's server-side purges.
     """
 
     name: str
@@ -102,6 +106,8 @@ class MethodSettings:
     server_lr: float = 1.0
     server_momentum: float = 0.0
     options: Mapping[str, Any] = field(default_factory=dict)
+    aggregation: str = "fedavg"
+    prune: PruneScope = field(default_factory=PruneScope)
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,7 @@ class Method:
     uses_sparsity: ClassVar[bool] = False
     uses_beta: ClassVar[bool] = False
     upload_modes: ClassVar[tuple[str, ...]] = UPLOAD_MODES
+    aggregations: ClassVar[tuple[str, ...]] = AGGREGATIONS
     server_optimizer: ClassVar[bool] = True
     option_specs: ClassVar[Mapping[str, Option]] = {}
 
@@ -225,14 +232,19 @@ class Method:
 
         Default: sample-weighted FedAvg of the pseudo-gradients
         ``theta_k - theta_t`` with server learning rate ``server_lr``, and
-        server momentum when ``server_momentum > 0`` (FedAvgM).
+        server momentum when ``server_momentum > 0`` (FedAvgM). With
+        ``aggregation=nz_mean`` the conv/linear weights are averaged over the
+        clients that hold each entry (docs/methods.md section 6.5) and the
+        pseudo-gradient is that mean minus ``theta_t``.
         """
         momentum = self.server_momentum > 0
+        nz_keys = self.model_spec.prunable_keys if self.settings.aggregation == "nz_mean" else ()
         new_state = fedavg_pseudo_gradients(
             global_state,
             [u.state for u in updates],
             [u.num_examples for u in updates],
             1.0 if momentum else self.server_lr,
+            nz_mean_keys=nz_keys,
         )
         return self._apply_server_momentum(global_state, new_state) if momentum else new_state
 

@@ -52,6 +52,12 @@ def method_settings(cfg: RunConfig) -> tuple[type[Method], MethodSettings, dict[
     name = cfg.method.name
     if cfg.upload not in cls.upload_modes:
         fail("upload", cfg.upload, f"method={name} supports {', '.join(cls.upload_modes)}")
+    if cfg.aggregation not in cls.aggregations:
+        fail(
+            "aggregation",
+            cfg.aggregation,
+            f"method={name} supports {', '.join(cls.aggregations)} (it has its own merge)",
+        )
     if not cls.server_optimizer and (cfg.server_lr != 1.0 or cfg.server_momentum != 0.0):
         raise ConfigError(
             f"method={name} merges weights on the server: it needs server_lr=1.0 and "
@@ -69,6 +75,8 @@ def method_settings(cfg: RunConfig) -> tuple[type[Method], MethodSettings, dict[
         ignored["beta"] = cfg.beta
     if not cls.uses_sparsity and cfg.sparsity != 0.0:
         ignored["sparsity"] = cfg.sparsity
+    if not cls.uses_sparsity:  # nothing is pruned, so the prune scope changes nothing
+        ignored.update({k: v for k, v in _prune_keys(cfg).items() if v != _PRUNE_DEFAULTS[k]})
     settings = MethodSettings(
         name=name,
         beta=cfg.beta if cls.uses_beta else 1.0,
@@ -76,9 +84,18 @@ def method_settings(cfg: RunConfig) -> tuple[type[Method], MethodSettings, dict[
         server_lr=cfg.server_lr,
         server_momentum=cfg.server_momentum,
         options=options,
+        aggregation=cfg.aggregation,
+        prune=cfg.prune,
     )
     cls.check_settings(settings)
     return cls, settings, ignored
+
+
+_PRUNE_DEFAULTS = {"prune_scope": "global", "prune_layers": "all"}
+
+
+def _prune_keys(cfg: RunConfig) -> dict[str, str]:
+    return {"prune_scope": cfg.prune_scope, "prune_layers": cfg.prune_layers}
 
 
 def build_method(cfg: RunConfig) -> Method:

@@ -14,7 +14,11 @@ for FedSparsify-Global) and applies it in the configured ``upload`` mode:
   part. The server adds it back to ``theta_t`` and aggregates as usual, so
   with server lr 1 the global step is the mean pseudo-gradient.
 
-Biases and normalisation tensors are never pruned.
+Which prunable weights the Top-K covers, and whether with one threshold or
+one per layer, is the run's :class:`~sparsyfed.sparse.scope.PruneScope`
+(``prune_scope``, ``prune_layers``; default: global over every conv/linear
+weight, as the official code). Biases and normalisation tensors are never
+pruned.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 from torch import Tensor
 
-from sparsyfed.sparse.topk import global_magnitude_prune_
+from sparsyfed.sparse.scope import OFFICIAL_PRUNE, PruneScope
 
 
 def make_upload(
@@ -32,6 +36,7 @@ def make_upload(
     sparsity: float,
     prunable_keys: Sequence[str],
     mode: str,
+    scope: PruneScope = OFFICIAL_PRUNE,
 ) -> dict[str, Tensor]:
     """Return what a client uploads (copies; ``trained`` is not modified).
 
@@ -47,6 +52,9 @@ def make_upload(
         The keys of the prunable weights, in model order.
     mode : str
         ``weights`` or ``delta_topk``.
+    scope : PruneScope
+        Which prunable tensors are pruned, globally or per layer (default:
+        one global threshold over all of them).
 
     """
     if mode == "delta_topk":
@@ -54,7 +62,7 @@ def make_upload(
     else:
         upload = {k: v.detach().clone() for k, v in trained.items()}
     if sparsity > 0:
-        global_magnitude_prune_([upload[k] for k in prunable_keys], sparsity)
+        scope.prune_(upload, prunable_keys, sparsity)
     return upload
 
 

@@ -13,6 +13,7 @@ from baselines.fedsparsify import (
     FedSparsifyLocal,
     majority_vote_merge,
     sparsity_schedule,
+    vote_threshold,
 )
 from sparsyfed.config import ConfigError
 from sparsyfed.core import client as client_module
@@ -143,8 +144,8 @@ def test_global_sparsity_follows_schedule_and_uploads_stay_in_the_mask(
     checked: list[tuple[float, int]] = []
     original = client_module.make_upload
 
-    def spy(trained, received, sparsity, keys, mode):
-        upload = original(trained, received, sparsity, keys, mode)
+    def spy(trained, received, sparsity, keys, mode, scope):
+        upload = original(trained, received, sparsity, keys, mode, scope)
         outside = sum(int(((upload[k] != 0) & (received[k] == 0)).sum()) for k in keys)
         checked.append((sparsity, outside))
         return upload
@@ -234,3 +235,70 @@ def test_global_with_delta_upload_sends_the_masked_delta_unpruned(tmp_path, data
         s_t = sparsity_schedule(row["round"], 0.9, 5)
         numel = row["nnz_prunable"] / (1 - row["sparsity_prunable"]) if row["nnz_prunable"] else 0
         assert row["sparsity_prunable"] == pytest.approx(s_t, abs=2 / numel)
+
+
+# ---------------------------------------------------------------- vote quorum
+def test_vote_quorum_k5_rules_differ_exactly_on_entries_kept_by_two_clients():
+    gen = torch.Generator().manual_seed(7)
+    states = []
+    for _ in range(5):
+        w = torch.randn(1000, generator=gen) + 5.0  # no accidental cancellation to 0
+        w[torch.rand(1000, generator=gen) < 0.55] = 0.0
+        states.append({"w": w})
+    weights = [3, 1, 4, 1, 5]
+    votes = sum((s["w"] != 0).int() for s in states)
+    code = majority_vote_merge(states, weights, ["w"])  # default: the original code's floor(K/2)
+    paper = majority_vote_merge(states, weights, ["w"], quorum="half")
+    assert torch.equal(code["w"], majority_vote_merge(states, weights, ["w"], "floor_half")["w"])
+    assert torch.equal(code["w"] != 0, votes >= 2)
+    assert torch.equal(paper["w"] != 0, votes >= 3)
+    differ = (code["w"] != 0) != (paper["w"] != 0)
+    assert differ.any() and torch.equal(differ, votes == 2)
+    same = ~differ
+    assert torch.equal(code["w"][same], paper["w"][same])
+
+
+def test_vote_threshold_for_even_and_odd_k():
+    assert [vote_threshold(k) for k in (1, 2, 3, 4, 5, 10)] == [0, 1, 1, 2, 2, 5]
+    assert [vote_threshold(k, "half") for k in (1, 2, 3, 4, 5, 10)] == [1, 1, 2, 2, 3, 5]
+    with pytest.raises(ValueError, match="quorum"):
+        vote_threshold(5, "strict")
+
+
+@pytest.mark.parametrize("quorum, kept_by_one", [("floor_half", True), ("half", False)])
+def test_local_vote_quorum_option_reaches_the_merge(tmp_path, data_dir, quorum, kept_by_one):
+    cfg = tiny_cfg(tmp_path, data_dir, "method=fedsparsify_local", f"method.vote_quorum={quorum}")
+    task = get_task(cfg)
+    assert task.method.options["vote_quorum"] == quorum
+    theta_t = task.initial_state()
+    first = task.prunable_keys[0]
+    updates = []
+    for pid, holds_second in enumerate([False, False, True]):  # K = 3 clients
+        state = {k: v.clone() for k, v in theta_t.items()}
+        flat = state[first].view(-1)
+        flat.zero_()
+        flat[0] = 1.0  # held by all 3
+        flat[1] = 2.0 if holds_second else 0.0  # held by 1: floor(3/2) = 1 vote, 3/2 needs 2
+        updates.append(ClientUpdate(pid, state, 10))
+    merged = task.method.aggregate(theta_t, updates, task.round_context(2))[first].view(-1)
+    assert merged[0] == 1.0
+    assert bool(merged[1] != 0) is kept_by_one
+
+
+# ------------------------------------------------------------------ prune scope
+def test_global_purge_follows_prune_scope_and_layers(tmp_path, data_dir):
+    cfg = tiny_cfg(
+        tmp_path,
+        data_dir,
+        "method=fedsparsify_global",
+        "prune_scope=layerwise",
+        "prune_layers=skip_first_last",
+    )
+    task = get_task(cfg)
+    state = task.initial_state()
+    keys = task.prunable_keys
+    ctx = task.round_context(5)  # t = T: s_t = S_T = 0.9
+    out = task.method.after_aggregate({k: v.clone() for k, v in state.items()}, ctx)
+    assert int((out[keys[0]] == 0).sum()) == 0 and int((out[keys[-1]] == 0).sum()) == 0
+    for key in keys[1:-1]:
+        assert int((out[key] == 0).sum()) == round(0.9 * out[key].numel())
