@@ -21,7 +21,12 @@ from sparsyfed.core.training import LocalTraining
 from sparsyfed.methods import MethodSettings, method_settings
 from sparsyfed.methods.sparsyfed import SparsyFed
 from sparsyfed.nn.init import init_weights
-from sparsyfed.nn.layers import SparseLayerMixin, prunable_layers, sparse_layers
+from sparsyfed.nn.layers import (
+    SparseLayerMixin,
+    prunable_layers,
+    sparse_layers,
+    weight_topk_threshold,
+)
 from sparsyfed.upload.steps import make_upload
 
 S = 0.75  # 192-weight convs and a 32-weight linear layer: S * numel is an integer
@@ -178,6 +183,14 @@ def test_weight_topk_keeps_the_official_ceil_count_in_a_4608_weight_layer():
         nnz, numel = layer._act_nnz
         assert int(nnz) == math.ceil((1 - sparsity) * numel), name
     assert model[4]._act_nnz[1] == 4608 and int(model[4]._act_nnz[0]) == 231
+
+
+@pytest.mark.parametrize(("numel", "kept"), [(4608, 231), (100, 6)])
+def test_weight_topk_count_is_the_official_float_product(numel, kept):
+    """``ceil((1 - S) * numel)`` as floats: 1 - 0.95 > 0.05, so 100 weights keep 6, not 5."""
+    w = torch.randperm(numel, generator=torch.Generator().manual_seed(0)).float() + 1.0
+    threshold = weight_topk_threshold(w, 1.0 - 0.95)
+    assert int((w >= threshold).sum()) == kept == math.ceil((1.0 - 0.95) * numel)
 
 
 def test_activation_keep_is_fixed_one_minus_s_regardless_of_weight_sparsity():
