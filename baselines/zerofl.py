@@ -1,17 +1,19 @@
 """ZeroFL (Qiu et al., ICLR 2022) as re-implemented by the SparsyFed authors (docs/methods.md section 8).
 
-Client: every conv/linear layer except the first one (in module order) runs
-SWAT-style sparse training at sparsity ``S``:
+Client: every conv/linear layer except the first one (in module order) and,
+by default (``method.wrap_downsample=false``, as the official code), the ResNet
+``downsample`` convs runs SWAT-style sparse training at sparsity ``S``:
 
 - in the training forward the stored weight is overwritten in place with its
-  magnitude Top-K at keep fraction ``1 - S`` (conv layers reuse the absolute
-  threshold of the round's first batch, linear layers recompute it every
-  call); pruned weights still get dense gradients and can come back;
+  magnitude Top-K keeping ``ceil((1 - S) * numel)`` entries (conv layers
+  reuse the absolute threshold of the round's first batch, linear layers
+  recompute it every call); pruned weights still get dense gradients and can
+  come back;
 - the input saved for backward is Top-K-pruned at the fixed keep fraction
-  ``1 - S`` (no floor, not derived from the weights).
+  ``1 - S`` (``ceil`` count, no floor, not derived from the weights).
 
-The first layer stays a plain dense layer. After local training one global
-magnitude prune over all conv/linear weights (the first layer included) at
+The unwrapped layers stay plain dense layers. After local training one global
+magnitude prune over all conv/linear weights (the plain ones included) at
 amount ``S - mask_ratio`` makes the upload (the shared upload step asks
 :meth:`ZeroFL.upload_sparsity`, so ``upload=delta_topk`` prunes the delta to
 the same amount). Server: plain FedAvg. No
@@ -25,7 +27,12 @@ from typing import ClassVar
 from torch import nn
 
 from sparsyfed.methods.base import Method, MethodSettings, Option
-from sparsyfed.nn.layers import ACT_THRESHOLD_MODES, prunable_layers, wrap_layers
+from sparsyfed.nn.layers import (
+    ACT_THRESHOLD_MODES,
+    downsample_layer_names,
+    prunable_layers,
+    wrap_layers,
+)
 from sparsyfed.validation import fail
 
 
@@ -33,15 +40,17 @@ class ZeroFL(Method):
     """ZeroFL: in-place weight Top-K + fixed activation Top-K, pruned upload, FedAvg.
 
     Options (``method.*``): ``mask_ratio`` (in ``[0, sparsity]``; the upload
-    keeps ``1 - sparsity + mask_ratio`` of the prunable weights) and
+    keeps ``1 - sparsity + mask_ratio`` of the prunable weights),
     ``act_threshold`` (``first_batch`` or ``per_batch`` for the activation
-    threshold of conv layers).
+    threshold of conv layers) and ``wrap_downsample`` (False, the default,
+    leaves ResNet ``downsample`` convs plain and dense, as the official code).
     """
 
     uses_sparsity = True
     option_specs: ClassVar[dict[str, Option]] = {
         "mask_ratio": Option(float, allowed="it must be a number in [0, sparsity]"),
         "act_threshold": Option(str, choices=ACT_THRESHOLD_MODES),
+        "wrap_downsample": Option(bool),
     }
 
     @classmethod
@@ -61,15 +70,18 @@ class ZeroFL(Method):
         return max(0.0, self.sparsity - self.options["mask_ratio"])
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
-        """Wrap every conv/linear layer but the first with weight and activation Top-K."""
+        """Wrap every conv/linear layer but the first (and downsample convs) with Top-Ks."""
         first = next((name for name, _ in prunable_layers(model)), None)
+        skip = () if first is None else (first,)
+        if not self.options["wrap_downsample"]:
+            skip += downsample_layer_names(model)
         keep = 1.0 - self.sparsity
         return wrap_layers(
             model,
             beta=1.0,
             act_pruning=True,
             act_threshold=self.options["act_threshold"],
-            skip=() if first is None else (first,),
+            skip=skip,
             act_keep=keep,
             weight_keep=keep,
         )

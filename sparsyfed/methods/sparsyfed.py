@@ -16,7 +16,7 @@ from typing import ClassVar
 from torch import nn
 
 from sparsyfed.methods.base import Method, Option
-from sparsyfed.nn.layers import ACT_THRESHOLD_MODES, wrap_layers
+from sparsyfed.nn.layers import ACT_THRESHOLD_MODES, downsample_layer_names, wrap_layers
 
 
 class SparsyFed(Method):
@@ -24,9 +24,10 @@ class SparsyFed(Method):
 
     Options (``method.*``): ``act_pruning`` (False gives the SparsyFed-NA
     ablation), ``act_keep_floor``, ``act_threshold`` (``first_batch`` or
-    ``per_batch``) and ``wrap_downsample`` (False leaves ResNet ``downsample``
-    convs plain, as the official code does by accident: they train dense with
-    beta = 1 and no activation pruning but stay in the global upload Top-K).
+    ``per_batch``) and ``wrap_downsample`` (False, the default, leaves ResNet
+    ``downsample`` convs plain, as the official code does by accident: they
+    train dense with beta = 1 and no activation pruning but stay in the global
+    upload Top-K; True wraps them like every other layer).
     """
 
     uses_sparsity = True
@@ -39,12 +40,8 @@ class SparsyFed(Method):
     }
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
-        """Wrap every conv/linear layer with Powerprop and activation Top-K."""
-        skip: tuple[str, ...] = ()
-        if not self.options["wrap_downsample"]:
-            skip = tuple(
-                name for name, _ in model.named_modules() if "downsample" in name.split(".")
-            )
+        """Wrap every conv/linear layer (downsample convs only if asked) with Powerprop."""
+        skip = () if self.options["wrap_downsample"] else downsample_layer_names(model)
         return wrap_layers(
             model,
             beta=self.beta,

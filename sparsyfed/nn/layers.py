@@ -72,16 +72,16 @@ def powerprop(v: Tensor, beta: float) -> Tensor:
 
 
 def weight_topk_threshold(w: Tensor, keep_fraction: float) -> Tensor:
-    """Return the magnitude of the k-th largest ``|w|``, ``k = numel - round((1 - keep) numel)``.
+    """Return the magnitude of the k-th largest ``|w|``, ``k = ceil(keep * numel)``.
 
-    Keeping ``|w| >= threshold`` leaves exactly ``round((1 - keep) * numel)``
-    zeros when the magnitudes have no ties at the threshold (the count
-    convention of the upload prune); at least one entry is kept.
+    The count of the official SWAT weight Top-K (``drop.py``): keeping
+    ``|w| >= threshold`` keeps ``k`` entries when the magnitudes have no ties
+    at the threshold, e.g. 231 of 4,608 at ``keep = 1 - 0.95`` (the upload
+    prune, which zeroes ``round(S * numel)``, would keep 230). The product is
+    the same float expression as the official one, so ``k`` matches it
+    bit for bit; at least one entry is kept.
     """
-    flat = w.detach().abs().flatten()
-    numel = flat.numel()
-    k = max(1, numel - round((1.0 - keep_fraction) * numel))
-    return torch.kthvalue(flat, numel - k + 1).values
+    return topk_threshold(w, keep_fraction)
 
 
 SPECTRAL_SEED = 5378
@@ -377,6 +377,17 @@ def wrap_layers(
                 weight_keep=weight_keep,
             )
     return model
+
+
+def downsample_layer_names(model: nn.Module) -> tuple[str, ...]:
+    """Return the names of the modules with a ``downsample`` component in their name.
+
+    On the ResNet-18s these are the three 1x1 ``layer{2,3,4}.0.downsample.0``
+    convs (and their ``downsample`` containers), the layers the official layer
+    replacement never reaches (docs/methods.md section 2.2). Empty for models
+    without downsample modules.
+    """
+    return tuple(name for name, _ in model.named_modules() if "downsample" in name.split("."))
 
 
 def sparse_layers(model: nn.Module) -> Iterator[tuple[str, SparseLayerMixin]]:

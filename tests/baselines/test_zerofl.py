@@ -8,18 +8,25 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import round_ctx
+from helpers import make_cfg, round_ctx
 from inprocess_grid import run_inprocess
 from torch import nn
 
 from baselines.zerofl import ZeroFL
 from sparsyfed.config import ConfigError, compose_config, load_config
-from sparsyfed.core.client import layer_metrics
+from sparsyfed.core.client import layer_metrics, run_client_round
+from sparsyfed.core.server import FederatedServer
+from sparsyfed.core.task import Task
 from sparsyfed.core.training import LocalTraining
 from sparsyfed.methods import MethodSettings, method_settings
 from sparsyfed.methods.sparsyfed import SparsyFed
 from sparsyfed.nn.init import init_weights
-from sparsyfed.nn.layers import SparseLayerMixin, prunable_layers, sparse_layers
+from sparsyfed.nn.layers import (
+    SparseLayerMixin,
+    prunable_layers,
+    sparse_layers,
+    weight_topk_threshold,
+)
 from sparsyfed.upload.steps import make_upload
 
 S = 0.75  # 192-weight convs and a 32-weight linear layer: S * numel is an integer
@@ -39,7 +46,8 @@ def _net() -> nn.Module:
 
 
 def _cfg(sparsity: float = S, **method) -> MethodSettings:
-    options = {"mask_ratio": 0.0, "act_threshold": "first_batch"} | method
+    options = {"mask_ratio": 0.0, "act_threshold": "first_batch", "wrap_downsample": False}
+    options |= method
     return MethodSettings("zerofl", sparsity=sparsity, options=options)
 
 
@@ -116,19 +124,19 @@ def test_forward_weights_exactly_s_sparse_and_conv_reuses_first_threshold(sparsi
     for name, layer in sparse_layers(model):
         first = rec.after[name][0]
         numel = first.numel()
-        # Exactly S sparsity at the first batch, written as +0.0.
-        assert int((first == 0).sum()) == round(sparsity * numel), name
+        # The official count: ceil((1 - S) * numel) kept at the first batch, zeros as +0.0.
+        keep = math.ceil((1 - sparsity) * numel)
+        assert int(torch.count_nonzero(first)) == keep, name
         assert not torch.signbit(first[first == 0]).any(), name
         if isinstance(layer, nn.Linear):
-            # Recomputed on every forward: exactly S sparse every time, no cache.
+            # Recomputed on every forward: the same count every time, no cache.
             assert all(t is None for t in rec.thresholds[name])
             for w in rec.after[name]:
-                assert int((w == 0).sum()) == round(sparsity * numel), name
+                assert int(torch.count_nonzero(w)) == keep, name
         else:
             t0 = rec.thresholds[name][0]
             assert t0 is not None
             # The first batch's threshold is the (numel - k + 1)-th smallest magnitude.
-            keep = numel - round(sparsity * numel)
             expected = rec.before[name][0].abs().flatten().kthvalue(numel - keep + 1).values
             assert torch.equal(t0, expected)
             for before, after, t in zip(
@@ -141,6 +149,48 @@ def test_forward_weights_exactly_s_sparse_and_conv_reuses_first_threshold(sparsi
         assert metrics.value("forward_weight_density")[name] == pytest.approx(mean_density)
     # The first layer is not wrapped, so it reports nothing.
     assert next(iter(rec.after)) not in metrics.value("forward_weight_density")
+
+
+def test_weight_topk_keeps_the_official_ceil_count_in_a_4608_weight_layer():
+    """At S = 0.95 a 4,608-weight conv or linear layer keeps ceil(230.4) = 231 weights."""
+    sparsity = 0.95
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False),  # the plain first layer
+        nn.Conv2d(8, 64, 3, padding=1, bias=False),  # 64 * 8 * 3 * 3 = 4,608 weights
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, 72),  # 72 * 64 = 4,608 weights
+    )
+    method = ZeroFL(_cfg(sparsity))
+    model = method.prepare_model(net)
+    init_weights(model, torch.Generator().manual_seed(3))
+    received = {name: layer.weight.detach().clone() for name, layer in sparse_layers(model)}
+    assert all(w.numel() == 4608 for w in received.values())
+    model.train()
+    # 72 samples: the linear input has 72 * 64 = 4,608 entries too.
+    x = torch.randn(72, 1, 2, 2, generator=torch.Generator().manual_seed(4))
+    nn.functional.cross_entropy(model(x), torch.zeros(72, dtype=torch.long)).backward()
+    keep = math.ceil((1 - sparsity) * 4608)
+    assert keep == 231 and round(sparsity * 4608) == 4378  # the upload convention keeps 230
+    for name, layer in sparse_layers(model):
+        w = layer.weight.detach()
+        assert int(torch.count_nonzero(w)) == 231, name
+        # The kept weights are the 231 largest received magnitudes, unchanged.
+        top = received[name].abs().flatten().topk(231).indices
+        assert torch.equal(torch.nonzero(w.flatten()).flatten(), top.sort().values), name
+        torch.testing.assert_close(w.flatten()[top], received[name].flatten()[top])
+        # The activation Top-K uses the same ceil count over the whole batch tensor.
+        nnz, numel = layer._act_nnz
+        assert int(nnz) == math.ceil((1 - sparsity) * numel), name
+    assert model[4]._act_nnz[1] == 4608 and int(model[4]._act_nnz[0]) == 231
+
+
+@pytest.mark.parametrize(("numel", "kept"), [(4608, 231), (100, 6)])
+def test_weight_topk_count_is_the_official_float_product(numel, kept):
+    """``ceil((1 - S) * numel)`` as floats: 1 - 0.95 > 0.05, so 100 weights keep 6, not 5."""
+    w = torch.randperm(numel, generator=torch.Generator().manual_seed(0)).float() + 1.0
+    threshold = weight_topk_threshold(w, 1.0 - 0.95)
+    assert int((w >= threshold).sum()) == kept == math.ceil((1.0 - 0.95) * numel)
 
 
 def test_activation_keep_is_fixed_one_minus_s_regardless_of_weight_sparsity():
@@ -185,7 +235,7 @@ def test_pruned_weights_get_gradients_and_regrow():
     nn.functional.cross_entropy(model(x), y).backward()
     for name, layer in sparse_layers(model):
         pruned = layer.weight.detach() == 0
-        assert pruned.sum() == round(S * layer.weight.numel())
+        assert pruned.sum() == layer.weight.numel() - math.ceil((1 - S) * layer.weight.numel())
         # Dense gradient: the pruned weights get (non-zero) gradients too.
         assert torch.count_nonzero(layer.weight.grad[pruned]) > 0, name
 
@@ -234,6 +284,33 @@ def test_upload_has_exactly_s_minus_mask_ratio_zeros(mask_ratio):
         assert not torch.signbit(upload[k][upload[k] == 0]).any(), k
     # Biases are never pruned.
     assert torch.equal(upload["4.bias"], trained["4.bias"])
+
+
+@pytest.mark.parametrize("upload", ["weights", "delta_topk"])
+def test_client_upload_with_mask_ratio_keeps_one_minus_s_plus_mask_ratio(
+    tmp_path, data_dir, upload
+):
+    """A real client round: the upload density over prunable weights is 1 - S + mask_ratio."""
+    cfg = make_cfg(
+        tmp_path,
+        data_dir,
+        "method=zerofl",
+        "sparsity=0.9",
+        "method.mask_ratio=0.1",
+        f"upload={upload}",
+    )
+    task = Task(cfg)
+    received = FederatedServer(cfg).global_arrays()
+    upload_state, _, _ = run_client_round(task, task.round_context(1), 0, received)
+    keys = task.prunable_keys
+    numel = sum(upload_state[k].size for k in keys)
+    nonzero = sum(int(np.count_nonzero(upload_state[k])) for k in keys)
+    # Exactly N - round(0.8 N) kept: density 1 - 0.9 + 0.1 = 0.2, not 1 - S = 0.1.
+    assert nonzero == numel - round((0.9 - 0.1) * numel)
+    assert nonzero / numel == pytest.approx(0.2, abs=1 / numel)
+    # Biases are sent unpruned: the trained values (weights) or their deltas (delta_topk).
+    bias = next(k for k in upload_state if k.endswith("bias"))
+    assert np.count_nonzero(upload_state[bias]) == upload_state[bias].size
 
 
 @pytest.mark.parametrize("bad", [-0.1, 0.95, "x", None])

@@ -40,6 +40,7 @@ ZEROS_FROZEN = {
     "fedsparsify_local",
 }
 RECEIVED_SPARSITY = 0.95
+SPARSYFED_FAMILY = ("sparsyfed", "sparsyfed_na", "sparsefedpp", "sparsyfed_spectral")
 
 
 @functools.cache
@@ -85,6 +86,31 @@ def _count(module: nn.Module) -> tuple[int, int]:
     params = sum(p.numel() for p in module.parameters())
     prunable = sum(layer.weight.numel() for _, layer in prunable_layers(module))
     return params, prunable
+
+
+def _official_wrapped(net: nn.Module, skip_first: bool) -> set[str]:
+    """The layers the official layer replacement reaches (an independent model of it).
+
+    It looks, in every module, at the attributes ``dir(module)`` lists (sorted
+    names; ``nn.Module.__dir__`` drops the numbered children of an
+    ``nn.Sequential``) of type exactly ``nn.Conv2d`` / ``nn.Linear``, then recurses
+    into every child. ZeroFL's version skips the first match, its "first layer"
+    flag passed down by value to the children.
+    """
+    found: set[str] = set()
+
+    def visit(module: nn.Module, prefix: str, first: bool) -> None:
+        for attr in dir(module):
+            if type(getattr(module, attr)) in (nn.Conv2d, nn.Linear):
+                if skip_first and first:
+                    first = False
+                    continue
+                found.add(prefix + attr)
+        for child_name, child in module.named_children():
+            visit(child, f"{prefix}{child_name}.", first)
+
+    visit(net, "", True)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -173,12 +199,15 @@ def test_prepare_model_keeps_state_dict_keys(method):
         prepared = load_method(_cfg(model, method)).prepare_model(plain)
         assert {k: tuple(v.shape) for k, v in prepared.state_dict().items()} == keys
         wrapped = [name for name, m in prepared.named_modules() if isinstance(m, SparseLayerMixin)]
+        downsample = {f"layer{i}.0.downsample.0" for i in (2, 3, 4)}
         if method.startswith(("sparsyfed", "sparsefedpp")):
-            assert len(wrapped) == 21 and "layer2.0.downsample.0" in wrapped
-        elif method == "zerofl":  # every conv/linear but the stem (docs/methods.md section 8)
-            assert (
-                len(wrapped) == 20 and "conv1" not in wrapped and type(prepared.conv1) is nn.Conv2d
-            )
+            # The official set: every conv/linear but the three downsample convs.
+            assert set(wrapped) == _official_wrapped(_build(model, "meta"), skip_first=False)
+            assert len(wrapped) == 18 and not downsample & set(wrapped)
+        elif method == "zerofl":  # all but the stem and the downsample convs (section 8)
+            assert set(wrapped) == _official_wrapped(_build(model, "meta"), skip_first=True)
+            assert len(wrapped) == 17 and not ({"conv1"} | downsample) & set(wrapped)
+            assert type(prepared.conv1) is nn.Conv2d
             assert all(
                 prepared.get_submodule(n).weight_keep == pytest.approx(0.05) for n in wrapped
             )
@@ -195,7 +224,9 @@ def test_initialize_overrides_torchvision_init(model):
     for name, layer in prunable_layers(net):
         fan_in = layer.weight[0].numel()
         sigma = math.sqrt(1.0 / fan_in) / 0.87962566
-        w = layer.effective_weight().detach()
+        # Plain (downsample) convs store w itself; no inverse power (the official init).
+        w = layer.effective_weight() if isinstance(layer, SparseLayerMixin) else layer.weight
+        w = w.detach()
         assert float(w.abs().max()) <= 2 * sigma * (1 + 1e-5), name
         # The truncated normal has standard deviation sqrt(1 / fan_in).
         assert float(w.std()) == pytest.approx(math.sqrt(1.0 / fan_in), rel=0.15), name
@@ -273,21 +304,25 @@ def test_client_round_on_a_sparse_received_model(model, method_name, received):
     changed = sum(int((trained[k] != state[k]).sum()) for k in keys)
     assert changed > 0
     regrown = {k: int(((state[k] == 0) & (trained[k] != 0)).sum()) for k in keys}
+    # The SparsyFed family leaves the downsample convs plain (official), so they train dense.
+    plain = {k for k in keys if "downsample" in k and method_name in SPARSYFED_FAMILY}
     if method_name == "sparsyfed_spectral":
         # A layer the global prune emptied (three layer4 convs at 95%, docs/methods.md section 4.5) gets the
         # fallback exponent 1.0, as in the official code, so its zeros get gradients.
         emptied = {k for k in keys if not state[k].any()}
-        assert emptied and all(regrown[k] == 0 for k in keys if k not in emptied)
+        assert emptied and all(regrown[k] == 0 for k in keys if k not in emptied | plain)
     elif method_name in ZEROS_FROZEN:
-        assert sum(regrown.values()) == 0
+        assert sum(regrown[k] for k in keys if k not in plain) == 0
+    if plain:  # ... so their pruned weights regrow, as in the official code
+        assert sum(regrown[k] for k in plain) > 0
     elif method_name in ("topk", "fedavg", "fedavgm"):
         assert sum(regrown.values()) > 0  # plain dense SGD: pruned weights get gradients
     if method_name.startswith(("sparsyfed", "sparsefedpp")) and method_name != "sparsyfed_na":
         keeps = list(metrics.value("act_keep_fraction").values())
-        assert len(keeps) == 21 and max(keeps) < 1.0  # activations pruned in every layer
-    if method_name == "zerofl":  # the stem trains dense, the 20 other layers under Top-K
+        assert len(keeps) == 18 and max(keeps) < 1.0  # activations pruned in every wrapped layer
+    if method_name == "zerofl":  # stem and downsample convs dense, the 17 others under Top-K
         dens = metrics.value("forward_weight_density")
-        assert len(dens) == 20 and "conv1" not in dens
+        assert len(dens) == 17 and "conv1" not in dens
         assert max(dens.values()) <= 1.0 - method.sparsity + 1e-3
     _check_upload(method, hp, trained, upload, keys)
     if method_name == "fedsparsify_global":  # no client purge; the received mask is kept
@@ -362,15 +397,18 @@ def test_server_hooks_on_resnet_states(method_name, received):
         g0 = g1
 
 
-def test_sparsyfed_can_leave_downsample_convs_plain_as_the_official_code():
+@pytest.mark.parametrize(("method_name", "plain"), [("sparsyfed", 0), ("zerofl", 1)])
+def test_wrap_downsample_wraps_the_downsample_convs_too(method_name, plain):
     from sparsyfed.nn.layers import sparse_layers
 
-    for wrap, expected in ((True, 21), (False, 18)):
-        cfg = compose_config(["model=resnet18_cifar", f"method.wrap_downsample={wrap}"])
+    for wrap in (True, False):
+        cfg = _cfg("resnet18_cifar", method_name)
+        cfg["method"]["wrap_downsample"] = wrap
         method = load_method(cfg)
         model = method.prepare_model(build_model(cfg["model"], (3, 32, 32), 10))
         wrapped = [name for name, _ in sparse_layers(model)]
-        assert len(wrapped) == expected
+        # 21 conv/linear layers, minus ZeroFL's plain stem, minus the downsample convs.
+        assert len(wrapped) == 21 - plain - (0 if wrap else 3)
         assert sum("downsample" in name for name in wrapped) == (3 if wrap else 0)
         # Plain or not, all 21 weights stay in the global upload Top-K.
         assert len(prunable_weight_names(model)) == 21
