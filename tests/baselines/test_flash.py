@@ -147,6 +147,15 @@ def test_dynamic_sparsity_keeps_the_count_and_moves_the_mask():
 def test_flash_rejects_bad_options(tmp_path, data_dir):
     with pytest.raises(ConfigError, match="warmup_epochs"):
         make_cfg(tmp_path, data_dir, "method=flash", "method.warmup_epochs=-1")
+    bad = {
+        "flash": ("round1_mask=maybe", "zero_k=drop"),
+        "flash_spdst": ("mask_layers=linear", "prune_rate_decay=cosine"),
+    }
+    for method, overrides in bad.items():
+        for override in overrides:
+            key, value = override.split("=")
+            with pytest.raises(ConfigError, match=rf"method\.{key}.*{value}"):
+                make_cfg(tmp_path, data_dir, f"method={method}", f"method.{override}")
     for method in ("flash", "flash_spdst"):
         with pytest.raises(ConfigError, match=r"upload=.delta_topk.*supports weights"):
             make_cfg(tmp_path, data_dir, f"method={method}", "upload=delta_topk")
