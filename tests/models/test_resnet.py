@@ -306,7 +306,7 @@ def test_client_round_on_a_sparse_received_model(model, method_name, received):
     ],
 )
 def test_client_round_one_from_the_initial_model(model, method_name):
-    """Round 1 of FLASH (dense warm-up) and of SPDST (dynamic sparse training), 2 steps."""
+    """Round 1 of FLASH (warm-up under the received zeros) and of SPDST (dynamic sparse training), 2 steps."""
     method, hp, state, metrics, trained, upload, keys = _client_round(
         model, method_name, None, server_round=1, samples=4
     )
