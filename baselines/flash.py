@@ -7,15 +7,22 @@ server runs plain FedAvg, so all clients upload the same support (IoU 1.0) and
 the global mask never changes (zero regrowth).
 
 :class:`Flash` (``method=flash``, SparsyFed's ``fedavgFLASH`` + ``fixed_train``)
-    Round 1: clients train dense for ``method.warmup_epochs`` epochs (replaces
-    ``local_epochs`` in round 1 when > 0), then globally prune their conv/linear
-    weights to ``S``. The server computes, for every floating-point state
-    array ``i``, ``k_i = floor(size_i * d_i)`` with ``d_i`` the sample-weighted
-    mean client density (fraction of non-zero entries of the uploads, computed
-    in exact integer arithmetic), averages the uploads (FedAvg) and keeps the
-    ``k_i`` largest magnitudes of each array separately (``k_i = 0`` zeroes the
-    array, ``k_i = size_i`` leaves it untouched, so arrays that every client
-    uploaded dense stay dense). Integer buffers are never pruned.
+    Round 1: clients train for ``method.warmup_epochs`` epochs (replaces
+    ``local_epochs`` in round 1 when > 0). With ``method.round1_mask`` (default,
+    as the official code, whose round 1 also runs ``fixed_train``) every
+    parameter that is zero in the received model keeps a zero gradient and
+    stays ``+0.0``, over the same parameters as rounds >= 2: the initial
+    model's zero biases and BatchNorm shifts stay zero for the whole run. Then
+    the clients globally prune their conv/linear weights to ``S``. The server
+    computes, for every floating-point state array ``i``,
+    ``k_i = floor(size_i * d_i)`` with ``d_i`` the sample-weighted mean client
+    density (fraction of non-zero entries of the uploads, computed in exact
+    integer arithmetic), averages the uploads (FedAvg) and keeps the ``k_i``
+    largest magnitudes of each array separately (``k_i = size_i`` leaves it
+    untouched, so arrays that every client uploaded dense stay dense;
+    ``k_i = 0`` keeps the whole average with ``method.zero_k=keep``, the
+    default, as the official threshold does, and zeroes it with ``zero``).
+    Integer buffers are never pruned.
     Rounds >= 2: mask = ``param != 0`` over **all** parameters (BatchNorm and
     biases included, buffers excluded); gradients are masked (a tensor hook,
     so momentum buffers stay zero there) and the masked entries are re-set to
@@ -23,15 +30,22 @@ the global mask never changes (zero regrowth).
     no-op: the mask never holds more than ``(1 - S) N`` entries).
 
 :class:`FlashSPDST` (``method=flash_spdst``, FLASH-ORIG's stage 1 + SPDST)
+    The mask covers ``method.mask_layers``: ``conv`` (default, as FLASH-ORIG's
+    ResNet-18 mask: every conv weight, stem and shortcut convs included; the
+    classifier stays dense) or ``prunable`` (every conv/linear weight). The
+    density target ``1 - S`` applies to the masked weights, so with ``conv``
+    the model's sparsity over all conv/linear weights is slightly below ``S``.
     Round 1 (stage 1) runs on the clients sampled in round 1 (FLASH-ORIG uses a
     separate ``init_frac`` of the clients). Each trains ``method.stage1_epochs``
-    epochs of dynamic sparse training of the conv/linear weights, starting
+    epochs of dynamic sparse training of the masked weights, starting
     from the received (round-0) model under one random mask at density
     ``1 - S`` that all clients share (seeded from the run seed, as FLASH-ORIG
     hands the same mask to every stage-1 client); each layer gets the uniform
-    density (exact counts, largest remainders). Every ``method.dst_interval``
-    optimizer steps (default: twice per epoch; never after the last step) each
-    layer drops the ``round(rate * nnz_l)`` active weights of smallest
+    density (exact counts, largest remainders). The mask is updated at the end
+    of every epoch but the last (FLASH-ORIG; one update after step
+    ``per_epoch // 2 + 1`` when there is one epoch), or every
+    ``method.dst_interval`` optimizer steps if set (never after the last step):
+    each layer drops the ``ceil(rate * nnz_l)`` active weights of smallest
     magnitude and the same total number is regrown at uniformly random inactive
     positions (seeded by the client's round seed). ``method.redistribution``
     decides how the regrowth is split over the layers: ``magnitude`` (default,
@@ -39,19 +53,22 @@ the global mask never changes (zero regrowth).
     weights before the prune, capped by the free positions; ``none``: every
     layer regrows what it lost (layer densities then never change). Candidate
     positions include the ones just pruned; every regrown weight restarts at
-    0. ``method.prune_rate_decay``: ``constant`` (default) or ``linear`` (the
-    rate decays to 0 over the local steps, as FLASH-ORIG's LinearDecay).
+    0. ``method.prune_rate_decay``: ``linear`` (default, FLASH-ORIG's
+    LinearDecay: after step ``t`` of ``T`` the rate is
+    ``prune_rate * (1 - t / T)``) or ``constant``. The upload is not pruned
+    further with ``conv`` (the mask sets its sparsity; a global Top-K to ``S``
+    would cut into the dense classifier and the mask).
     The server then takes the sample-weighted mean number of non-zeros of every
-    conv/linear weight in the uploads, rescales these counts so that exactly
-    ``N - round(S * N)`` weights are kept in total (the same count as every
-    other method's prune; proportional split with per-layer caps, largest
+    masked weight in the uploads, rescales these counts so that exactly
+    ``N_m - round(S * N_m)`` of the ``N_m`` masked weights are kept in total
+    (proportional split with per-layer caps, largest
     remainders), draws a uniformly random mask with exactly that many entries
     per layer, re-initialises the **whole** model (fresh fan-in weights, zero
     biases, default BatchNorm parameters and statistics; seeded from the run
     seed with its own tag, so it differs from the round-0 model) and applies
     the mask. The FedAvg of the stage-1 uploads is discarded, as FLASH-ORIG
     builds a new model. Rounds >= 2: fixed-mask training as in FLASH, but the
-    mask covers the conv/linear weights only (the re-initialised biases and
+    mask covers the masked weights only (the re-initialised biases and
     BatchNorm shifts are exactly zero and would otherwise be frozen).
 
 Server momentum (``server_momentum > 0``) would carry dense velocity into
@@ -63,6 +80,7 @@ the uploaded weights. Round 1 is told by the round context, not by a metric.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import ClassVar
@@ -94,6 +112,9 @@ _REGROWTH_TAG = 0xF1A504
 
 DECAYS = ("constant", "linear")
 REDISTRIBUTIONS = ("magnitude", "none")
+ZERO_K = ("keep", "zero")
+MASK_LAYERS = ("conv", "prunable")
+_CONV_TYPES = (nn.Conv1d, nn.Conv2d)
 
 
 def keep_counts(updates: Sequence[ClientUpdate], keys: Sequence[str]) -> dict[str, int]:
@@ -112,6 +133,35 @@ def keep_counts(updates: Sequence[ClientUpdate], keys: Sequence[str]) -> dict[st
     }
 
 
+def dst_update_steps(per_epoch: int, epochs: int, interval: int | None) -> frozenset[int]:
+    """The optimizer steps (1-based) after which stage 1 updates its mask.
+
+    Parameters
+    ----------
+    per_epoch : int
+        Optimizer steps of one local epoch.
+    epochs : int
+        Local epochs of stage 1.
+    interval : int or None
+        ``None`` (FLASH-ORIG): at the end of epochs ``1 .. epochs - 1`` (none
+        after the last epoch); with a single epoch, once after step
+        ``per_epoch // 2 + 1`` (the original's mid-epoch update). An integer:
+        every ``interval`` steps, never after the last step.
+
+    Returns
+    -------
+    frozenset of int
+        The step numbers.
+
+    """
+    total = per_epoch * epochs
+    if interval is not None:
+        return frozenset(range(interval, total, interval))
+    if epochs == 1:
+        return frozenset({per_epoch // 2 + 1}) if per_epoch > 0 else frozenset()
+    return frozenset(e * per_epoch for e in range(1, epochs) if per_epoch > 0)
+
+
 def _run_masked(
     model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining, masking: MaskedParameters
 ) -> Metrics:
@@ -125,30 +175,35 @@ class Flash(Method):
     """FLASH as re-implemented by SparsyFed (see the module docstring).
 
     Options (``method.*``): ``warmup_epochs`` (round-1 local epochs when > 0,
-    else ``local_epochs``).
+    else ``local_epochs``), ``round1_mask`` (round 1 keeps the received zeros
+    at zero, as in the official code) and ``zero_k`` (``keep``: an array whose
+    ``k_i`` is 0 keeps its whole FedAvg, as in the official code; ``zero``:
+    it is zeroed).
     """
 
     uses_sparsity = True
     upload_modes = ("weights",)
     option_specs: ClassVar[dict[str, Option]] = {
-        "warmup_epochs": Option(int, lambda v: v >= 0, "an integer >= 0")
+        "warmup_epochs": Option(int, lambda v: v >= 0, "an integer >= 0"),
+        "round1_mask": Option(bool),
+        "zero_k": Option(str, choices=ZERO_K),
     }
-    #: Which parameters the fixed mask of rounds >= 2 covers: ``all`` or ``prunable``.
-    mask_scope = "all"
 
     # ----------------------------------------------------------------- client
     def masked_parameters(self, model: nn.Module) -> dict[str, nn.Parameter]:
-        """The parameters that the fixed mask of rounds >= 2 covers."""
-        if self.mask_scope == "all":
-            return dict(model.named_parameters())
-        return {f"{name}.weight": layer.weight for name, layer in prunable_layers(model)}
+        """The parameters the fixed mask covers: all of them (BatchNorm and biases included)."""
+        return dict(model.named_parameters())
 
     def train(
         self, model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining, ctx: RoundContext
     ) -> Metrics:
-        """Round 1: stage 1 (dense warm-up); later: training under the received mask."""
+        """Round 1: stage 1 (:meth:`train_stage1`); later: training under the received mask."""
         if ctx.is_first:
             return self.train_stage1(model, x, y, hp, ctx)
+        return self.train_fixed(model, x, y, hp)
+
+    def train_fixed(self, model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining) -> Metrics:
+        """Train with every zero of :meth:`masked_parameters` kept at ``+0.0``."""
         params = self.masked_parameters(model)
         masks = {k: p.detach() != 0 for k, p in params.items()}
         return _run_masked(model, x, y, hp, MaskedParameters(params, masks))
@@ -156,9 +211,11 @@ class Flash(Method):
     def train_stage1(
         self, model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining, ctx: RoundContext
     ) -> Metrics:
-        """Dense local training for ``warmup_epochs`` (or ``local_epochs``) epochs."""
-        epochs = self.options["warmup_epochs"] or hp.epochs
-        return train_sgd(model, x, y, dataclasses.replace(hp, epochs=epochs))
+        """``warmup_epochs`` (or ``local_epochs``) epochs, masked unless ``round1_mask`` is off."""
+        stage1 = dataclasses.replace(hp, epochs=self.options["warmup_epochs"] or hp.epochs)
+        if self.options["round1_mask"]:
+            return self.train_fixed(model, x, y, stage1)
+        return train_sgd(model, x, y, stage1)
 
     # ----------------------------------------------------------------- server
     def aggregate(
@@ -172,7 +229,7 @@ class Flash(Method):
             return self.build_mask(global_state, updates, ctx)
         new_state = super().aggregate(global_state, updates, ctx)
         if self.server_momentum > 0:
-            for key in self._server_mask_keys():
+            for key in self.server_mask_keys():
                 new_state[key] = new_state[key].masked_fill(global_state[key] == 0, 0.0)
         return new_state
 
@@ -182,38 +239,73 @@ class Flash(Method):
         updates: Sequence[ClientUpdate],
         ctx: RoundContext,
     ) -> State:
-        """FedAvg, then keep ``floor(size_i * d_i)`` largest magnitudes of every float array."""
+        """FedAvg, then keep ``floor(size_i * d_i)`` largest magnitudes of every float array.
+
+        An array with ``k_i = 0`` keeps its whole average with ``zero_k=keep``
+        (the official partition threshold then selects the smallest value) and
+        is zeroed with ``zero_k=zero``.
+        """
         new_state = super().aggregate(global_state, updates, ctx)
         floats = [k for k, v in new_state.items() if v.is_floating_point()]
         for key, k in keep_counts(updates, floats).items():
-            keep_largest_(new_state[key], k)
+            if k > 0 or self.options["zero_k"] == "zero":
+                keep_largest_(new_state[key], k)
         return new_state
 
-    def _server_mask_keys(self) -> tuple[str, ...]:
-        spec = self.model_spec
-        return spec.parameter_keys if self.mask_scope == "all" else spec.prunable_keys
+    def server_mask_keys(self) -> tuple[str, ...]:
+        """The ``state_dict`` keys of :meth:`masked_parameters`."""
+        return self.model_spec.parameter_keys
 
 
 class FlashSPDST(Flash):
     """FLASH-ORIG's stage 1 (dynamic sparse training) and SPDST mask (module docstring).
 
     Options (``method.*``): ``stage1_epochs``, ``dst_interval`` (steps between
-    mask updates; null = twice per epoch), ``prune_rate``, ``prune_rate_decay``
-    (``constant`` | ``linear``) and ``redistribution`` (``magnitude`` | ``none``).
+    mask updates; null = at the end of every epoch but the last, as
+    FLASH-ORIG), ``prune_rate``, ``prune_rate_decay`` (``linear`` |
+    ``constant``), ``redistribution`` (``magnitude`` | ``none``) and
+    ``mask_layers`` (``conv``: the conv weights, as FLASH-ORIG; ``prunable``:
+    every conv/linear weight).
     """
 
-    mask_scope = "prunable"
     option_specs: ClassVar[dict[str, Option]] = {
         "stage1_epochs": Option(int, lambda v: v >= 1, "an integer >= 1"),
         "dst_interval": Option(int, lambda v: v >= 1, "null or an integer >= 1", nullable=True),
         "prune_rate": Option(float, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
         "prune_rate_decay": Option(str, choices=DECAYS),
         "redistribution": Option(str, choices=REDISTRIBUTIONS),
+        "mask_layers": Option(str, choices=MASK_LAYERS),
     }
+
+    def masked_parameters(self, model: nn.Module) -> dict[str, nn.Parameter]:
+        """The weights the mask covers: conv layers (``mask_layers=conv``) or all conv/linear."""
+        conv_only = self.options["mask_layers"] == "conv"
+        return {
+            f"{name}.weight": layer.weight
+            for name, layer in prunable_layers(model)
+            if not conv_only or isinstance(layer, _CONV_TYPES)
+        }
+
+    @functools.cached_property
+    def _mask_keys(self) -> tuple[str, ...]:
+        return tuple(self.masked_parameters(self.model_spec.new_model()))
+
+    def server_mask_keys(self) -> tuple[str, ...]:
+        """The ``state_dict`` keys of :meth:`masked_parameters`, in model order."""
+        return self._mask_keys
 
     def keep_total(self, numel: int) -> int:
         """Weights kept at sparsity ``S`` out of ``numel`` (``numel - round(S * numel)``)."""
         return numel - num_to_prune(numel, self.sparsity)
+
+    def upload_sparsity(self, ctx: RoundContext) -> float:
+        """``S`` with ``mask_layers=prunable`` (a no-op prune); 0 with ``conv``.
+
+        The mask alone sets the upload's sparsity: a global Top-K to ``S``
+        over every conv/linear weight would prune the dense classifier and the
+        conv weights the mask keeps.
+        """
+        return self.sparsity if self.options["mask_layers"] == "prunable" else 0.0
 
     # ----------------------------------------------------------------- client
     def train_stage1(
@@ -227,18 +319,18 @@ class FlashSPDST(Flash):
         generator = torch.Generator().manual_seed(ctx.seeds.method(_STAGE1_MASK_TAG))
         masks = {k: random_mask(p.shape, counts[k], generator) for k, p in params.items()}
         per_epoch = steps_per_epoch(int(x.shape[0]), hp.batch_size)
+        epochs = opts["stage1_epochs"]
         dst = DynamicSparsity(
             params,
             masks,
             prune_rate=opts["prune_rate"],
-            interval=opts["dst_interval"] or max(1, per_epoch // 2),
-            total_steps=per_epoch * opts["stage1_epochs"],
+            update_steps=dst_update_steps(per_epoch, epochs, opts["dst_interval"]),
+            total_steps=per_epoch * epochs,
             decay=opts["prune_rate_decay"],
             redistribution=opts["redistribution"],
             generator=torch.Generator().manual_seed(derive_seed(hp.seed, _REGROWTH_TAG)),
         )
-        stage1 = dataclasses.replace(hp, epochs=opts["stage1_epochs"])
-        metrics = _run_masked(model, x, y, stage1, dst)
+        metrics = _run_masked(model, x, y, dataclasses.replace(hp, epochs=epochs), dst)
         return metrics.mean("dst_mask_updates", float(dst.updates))
 
     # ----------------------------------------------------------------- server
@@ -248,8 +340,13 @@ class FlashSPDST(Flash):
         updates: Sequence[ClientUpdate],
         ctx: RoundContext,
     ) -> State:
-        """Rescaled mean layer densities, a random mask with them, a re-initialised model."""
-        keys = self.model_spec.prunable_keys
+        """Rescaled mean layer densities, a random mask with them, a re-initialised model.
+
+        The kept total is ``N_m - round(S * N_m)`` over the ``N_m`` masked
+        weights; weights outside the mask (the classifier with
+        ``mask_layers=conv``) stay dense.
+        """
+        keys = self.server_mask_keys()
         total = sum(int(u.num_examples) for u in updates)
         sizes = {k: global_state[k].numel() for k in keys}
         mean_nnz = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from fractions import Fraction
 
 import torch
@@ -126,10 +126,12 @@ class MaskedParameters:
 class DynamicSparsity(MaskedParameters):
     """Prune-and-regrow dynamic sparse training of masked parameters (SPDST stage 1).
 
-    Every ``interval`` optimizer steps (never after the last one) each tensor
-    drops its ``round(rate * nnz)`` active entries of smallest magnitude; the
-    same total is regrown at random inactive positions, split over the tensors
-    by ``redistribution`` (see the module docstring). Regrown entries start at 0.
+    After each optimizer step whose number (1-based) is in ``update_steps``
+    each tensor drops its ``ceil(rate * nnz)`` active entries of smallest
+    magnitude; the same total is regrown at random inactive positions, split
+    over the tensors by ``redistribution`` (see the module docstring). Regrown
+    entries start at 0. With ``decay="linear"`` the rate after step ``t`` is
+    ``prune_rate * (1 - t / total_steps)``.
     """
 
     def __init__(
@@ -138,7 +140,7 @@ class DynamicSparsity(MaskedParameters):
         masks: Mapping[str, Tensor],
         *,
         prune_rate: float,
-        interval: int,
+        update_steps: Collection[int],
         total_steps: int,
         decay: str = "constant",
         redistribution: str = "magnitude",
@@ -146,7 +148,7 @@ class DynamicSparsity(MaskedParameters):
     ) -> None:
         super().__init__(params, masks)
         self.prune_rate = prune_rate
-        self.interval = max(1, int(interval))
+        self.update_steps = frozenset(int(s) for s in update_steps)
         self.total_steps = int(total_steps)
         self.decay = decay
         self.redistribution = redistribution
@@ -154,19 +156,27 @@ class DynamicSparsity(MaskedParameters):
         self.step = 0
         self.updates = 0
 
+    def rate(self) -> Fraction:
+        """The prune rate after the current step (linear decay: to 0 over ``total_steps``).
+
+        Exact rational arithmetic, so ``ceil(rate * nnz)`` never gains an entry
+        from float rounding.
+        """
+        rate = Fraction(self.prune_rate)
+        if self.decay == "linear":
+            rate *= 1 - Fraction(self.step, max(1, self.total_steps))
+        return rate
+
     def after_step(self, model: nn.Module) -> None:
-        """Re-apply the mask; update it every ``interval`` steps."""
+        """Re-apply the mask; update it after the steps in ``update_steps``."""
         self.apply()
         self.step += 1
-        if self.step % self.interval == 0 and self.step < self.total_steps:
-            rate = self.prune_rate
-            if self.decay == "linear":
-                rate *= 1.0 - self.step / self.total_steps
-            self.update_masks(rate)
+        if self.step in self.update_steps:
+            self.update_masks(self.rate())
 
     @torch.no_grad()
-    def update_masks(self, rate: float) -> None:
-        """Magnitude-prune ``rate`` of every tensor's active entries, regrow at random."""
+    def update_masks(self, rate: float | Fraction) -> None:
+        """Magnitude-prune ``ceil(rate * nnz)`` of every tensor's active entries, regrow at random."""
         removed: dict[str, int] = {}
         score: dict[str, Fraction] = {}
         room: dict[str, int] = {}
@@ -176,7 +186,7 @@ class DynamicSparsity(MaskedParameters):
             alive = ~dead
             nnz = int(alive.sum())
             score[key] = Fraction(float(mags[alive].mean())) if nnz else Fraction(0)
-            r = min(nnz, round(rate * nnz))
+            r = min(nnz, math.ceil(rate * nnz))
             if r:
                 candidates = mags.masked_fill(dead, math.inf)
                 dead[torch.topk(candidates, r, largest=False, sorted=False).indices] = True

@@ -311,6 +311,8 @@ def test_client_round_on_a_sparse_received_model(model, method_name, received):
         # fallback exponent 1.0, as in the official code, so its zeros get gradients.
         emptied = {k for k in keys if not state[k].any()}
         assert emptied and all(regrown[k] == 0 for k in keys if k not in emptied | plain)
+    elif method_name == "flash_spdst":  # the mask covers the conv weights; fc trains freely
+        assert all(regrown[k] == 0 for k in method.server_mask_keys())
     elif method_name in ZEROS_FROZEN:
         assert sum(regrown[k] for k in keys if k not in plain) == 0
     if plain:  # ... so their pruned weights regrow, as in the official code
@@ -339,7 +341,7 @@ def test_client_round_on_a_sparse_received_model(model, method_name, received):
     ],
 )
 def test_client_round_one_from_the_initial_model(model, method_name):
-    """Round 1 of FLASH (dense warm-up) and of SPDST (dynamic sparse training), 2 steps."""
+    """Round 1 of FLASH (warm-up under the received zeros) and of SPDST (dynamic sparse training), 2 steps."""
     method, hp, state, metrics, trained, upload, keys = _client_round(
         model, method_name, None, server_round=1, samples=4
     )
@@ -349,9 +351,13 @@ def test_client_round_one_from_the_initial_model(model, method_name):
         # Dynamic sparse training leaves at most 1 - S of the weights; the upload may hold
         # fewer (regrown weights start at 0, and on the speech model two of every three
         # kernel rows never see data, so they never leave 0).
-        numel = sum(upload[k].numel() for k in keys)
-        zeros = sum(int((upload[k] == 0).sum()) for k in keys)
+        # The mask (and the target density) covers the conv weights only; fc stays dense.
+        masked = method.server_mask_keys()
+        assert "fc.weight" not in masked and len(masked) == len(keys) - 1
+        numel = sum(upload[k].numel() for k in masked)
+        zeros = sum(int((upload[k] == 0).sum()) for k in masked)
         assert zeros >= num_to_prune(numel, method.sparsity)
+        assert bool(upload["fc.weight"].ne(0).all())
         assert metrics.value("dst_mask_updates") >= 1
     else:
         _check_upload(method, hp, trained, upload, keys)
@@ -392,8 +398,14 @@ def test_server_hooks_on_resnet_states(method_name, received):
         assert all(bool(torch.isfinite(v.float()).all()) for v in g1.values())
         # Both uploads share one 95% mask, so the global model keeps exactly that sparsity
         # (SPDST draws a new random mask of the same size; FedSparsify purges to s_t < 95%).
-        zeros = sum(int((g1[k] == 0).sum()) for k in keys)
-        assert zeros == num_to_prune(numel, RECEIVED_SPARSITY)
+        if method_name == "flash_spdst" and server_round == 1:  # conv mask, dense fc
+            masked = method.server_mask_keys()
+            zeros = sum(int((g1[k] == 0).sum()) for k in masked)
+            assert zeros == num_to_prune(sum(g0[k].numel() for k in masked), method.sparsity)
+            assert bool(g1["fc.weight"].ne(0).all())
+        else:
+            zeros = sum(int((g1[k] == 0).sum()) for k in keys)
+            assert zeros == num_to_prune(numel, RECEIVED_SPARSITY)
         g0 = g1
 
 
