@@ -242,9 +242,9 @@ class FedSparsifyGlobal(_FedSparsify):
     """FedSparsify-Global: masked local training, FedAvg, server-side purge to ``s_t``.
 
     The merge is the base aggregation (sample-weighted FedAvg; ``server_lr``
-    and ``server_momentum`` apply as for every method). With any ``server_lr``
-    the masked entries stay zero; with server momentum they may not, and the purge
-    then picks the ``round(s_t * N)`` smallest entries afresh. Clients do not
+    and ``server_momentum`` apply as for every method, restricted to the
+    uploads' union, which is the received mask), so the masked entries stay zero
+    and the purge only adds zeros. Clients do not
     prune (their upload sparsity is 0), so ``upload=delta_topk`` sends the
     dense delta of the masked weights.
     """

@@ -71,10 +71,12 @@ the global mask never changes (zero regrowth).
     mask covers the masked weights only (the re-initialised biases and
     BatchNorm shifts are exactly zero and would otherwise be frozen).
 
-Server momentum (``server_momentum > 0``) would carry dense velocity into
-masked positions, so in rounds >= 2 the server re-applies the mask of the
-model it sent. Both declare ``upload=weights`` only: FLASH reads its mask from
-the uploaded weights. Round 1 is told by the round context, not by a metric.
+Under ``server_lr != 1`` or server momentum the base aggregation keeps the
+global model inside the union of the uploads' supports over the keys of the
+fixed mask (:meth:`Flash.server_mask_keys`); in rounds >= 2 that union is the
+mask of the model the server sent, so the mask still never changes. Both
+declare ``upload=weights`` only: FLASH reads its mask from the uploaded
+weights. Round 1 is told by the round context, not by a metric.
 """
 
 from __future__ import annotations
@@ -227,11 +229,7 @@ class Flash(Method):
         """Round 1: build the mask (:meth:`build_mask`); later: FedAvg under the fixed mask."""
         if ctx.is_first:
             return self.build_mask(global_state, updates, ctx)
-        new_state = super().aggregate(global_state, updates, ctx)
-        if self.server_momentum > 0:
-            for key in self.server_mask_keys():
-                new_state[key] = new_state[key].masked_fill(global_state[key] == 0, 0.0)
-        return new_state
+        return super().aggregate(global_state, updates, ctx)
 
     def build_mask(
         self,

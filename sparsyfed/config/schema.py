@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 SPECTRAL_BETA = -1.0
 """``beta`` of the hyper-parameter-free variant (a per-layer exponent, docs/methods.md section 13)."""
 UPLOAD_MODES = ("weights", "delta_topk")
+MOMENTUM_SCOPES = ("parameters", "all")
+"""``server_momentum_scope``: momentum on the float parameters only, or on every array (Flower)."""
 WANDB_MODES = ("disabled", "offline", "online")
 OPERATIONAL_KEYS = (
     "output_dir",
@@ -186,6 +188,7 @@ class RunConfig:
     momentum: float
     server_lr: float
     server_momentum: float
+    server_momentum_scope: str
     prox_mu: float
     upload: str
     aggregation: str
@@ -240,6 +243,9 @@ class RunConfig:
             server_lr=read.number("server_lr", lambda v: v > 0, "it must be > 0"),
             server_momentum=read.number(
                 "server_momentum", lambda v: 0 <= v < 1, "it must lie in [0, 1)"
+            ),
+            server_momentum_scope=as_choice(
+                "server_momentum_scope", read("server_momentum_scope"), MOMENTUM_SCOPES
             ),
             prox_mu=read.number("prox_mu", lambda v: v >= 0, "it must be >= 0"),
             upload=upload,

@@ -105,6 +105,7 @@ class MethodSettings:
     sparsity: float = 0.0
     server_lr: float = 1.0
     server_momentum: float = 0.0
+    server_momentum_scope: str = "parameters"
     options: Mapping[str, Any] = field(default_factory=dict)
     aggregation: str = "fedavg"
     prune: PruneScope = field(default_factory=PruneScope)
@@ -178,6 +179,7 @@ class Method:
         self.sparsity = settings.sparsity
         self.server_lr = settings.server_lr
         self.server_momentum = settings.server_momentum
+        self.server_momentum_scope = settings.server_momentum_scope
         self.options = settings.options
         self.spec: ModelSpec | None = None
         self._velocity: State = {}
@@ -235,38 +237,83 @@ class Method:
         server momentum when ``server_momentum > 0`` (FedAvgM). With
         ``aggregation=nz_mean`` the conv/linear weights are averaged over the
         clients that hold each entry (docs/methods.md section 6.5) and the
-        pseudo-gradient is that mean minus ``theta_t``.
+        pseudo-gradient is that mean minus ``theta_t``. A sparse method's
+        result is then restricted to the uploads' union
+        (:meth:`keep_uploaded_support`) when the server step is not plain
+        weight averaging.
         """
         momentum = self.server_momentum > 0
         nz_keys = self.model_spec.prunable_keys if self.settings.aggregation == "nz_mean" else ()
+        base = global_state
+        if momentum and self.server_momentum_scope == "all":
+            # Integer buffers take the momentum step on their unrounded float64 average.
+            base = {k: v if v.is_floating_point() else v.double() for k, v in base.items()}
         new_state = fedavg_pseudo_gradients(
-            global_state,
+            base,
             [u.state for u in updates],
             [u.num_examples for u in updates],
             1.0 if momentum else self.server_lr,
             nz_mean_keys=nz_keys,
         )
-        return self._apply_server_momentum(global_state, new_state) if momentum else new_state
+        if momentum:
+            new_state = self._apply_server_momentum(global_state, new_state)
+        if self.uses_sparsity and (momentum or self.server_lr != 1.0):
+            # Plain FedAvg of weights already lies in the uploads' union (exact +0.0).
+            self.keep_uploaded_support(new_state, updates)
+        return new_state
+
+    def _momentum_applies(self, key: str, tensor: Tensor) -> bool:
+        """Whether the FedAvgM step moves ``key`` (``server_momentum_scope``)."""
+        if self.server_momentum_scope == "all":
+            return True
+        # Normalisation statistics are averaged, not extrapolated: momentum
+        # would drive a running variance negative (NaN loss).
+        return tensor.is_floating_point() and not key.endswith(STATISTICS_SUFFIXES)
 
     def _apply_server_momentum(self, global_state: Mapping[str, Tensor], averaged: State) -> State:
         """FedAvgM: ``v <- mu v + mean_delta``, ``theta <- theta + server_lr v``.
 
-        Applied to the float tensors except normalisation running statistics,
-        which keep the plain weighted average.
+        Scope ``parameters``: the float tensors except normalisation running
+        statistics, which keep the plain weighted average. Scope ``all``
+        (Flower's FedAvgM): every tensor; an integer buffer steps in float64
+        (its velocity is float64) and is rounded back to its dtype.
         """
         out: State = {}
         for key, current in global_state.items():
-            if not current.is_floating_point() or key.endswith(STATISTICS_SUFFIXES):
-                # Normalisation statistics are averaged, not extrapolated: momentum
-                # would drive a running variance negative (NaN loss).
-                out[key] = averaged[key]
+            if not self._momentum_applies(key, current):
+                out[key] = averaged[key].to(current.dtype)
                 continue
-            step = averaged[key] - current
+            step = averaged[key] - current.to(averaged[key].dtype)
             velocity = self._velocity.get(key)
             velocity = step if velocity is None else velocity.mul_(self.server_momentum).add_(step)
             self._velocity[key] = velocity
-            out[key] = current + self.server_lr * velocity
+            moved = current.to(step.dtype) + self.server_lr * velocity
+            out[key] = moved if current.is_floating_point() else moved.round().to(current.dtype)
         return out
+
+    def server_mask_keys(self) -> tuple[str, ...]:
+        """The keys whose zeros the server step may not fill: the prunable weights."""
+        return self.model_spec.prunable_keys
+
+    def keep_uploaded_support(self, new_state: State, updates: Sequence[ClientUpdate]) -> None:
+        """Zero, in place, every entry of :meth:`server_mask_keys` that no upload holds.
+
+        The mask is the union of the uploads' supports (under ``delta_topk``
+        the uploads are the rebuilt weights ``theta_t + delta``). With
+        ``server_lr = 1`` and no momentum the FedAvg of weights already lies
+        in it; otherwise ``(1 - server_lr) theta_t`` and the momentum would
+        refill entries every client pruned. The velocity is zeroed there too,
+        so a pruned entry keeps no step for when a client revives it.
+        """
+        for key in self.server_mask_keys():
+            target = new_state[key]
+            held = torch.zeros(target.shape, dtype=torch.bool, device=target.device)
+            for update in updates:
+                held |= update.state[key].to(target.device) != 0
+            target.masked_fill_(~held, 0.0)
+            velocity = self._velocity.get(key)
+            if velocity is not None:
+                velocity.masked_fill_(~held.to(velocity.device), 0.0)
 
     def after_aggregate(self, global_state: State, ctx: RoundContext) -> State:
         """Post-process the aggregated global state (e.g. a server-side purge)."""

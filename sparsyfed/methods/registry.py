@@ -83,6 +83,7 @@ def method_settings(cfg: RunConfig) -> tuple[type[Method], MethodSettings, dict[
         sparsity=cfg.sparsity if cls.uses_sparsity else 0.0,
         server_lr=cfg.server_lr,
         server_momentum=cfg.server_momentum,
+        server_momentum_scope=cfg.server_momentum_scope,
         options=options,
         aggregation=cfg.aggregation,
         prune=cfg.prune,

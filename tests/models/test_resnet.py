@@ -281,7 +281,7 @@ def _check_upload(method, ctx, trained, upload, keys):
 
 # Full method grid on the CIFAR model; on the speech model (one step costs twice as much) one
 # method per distinct client code path: sparsyfed_na / sparsefedpp are SparsyFed options,
-# fedsparsify_global trains as fedsparsify_local, fedavg / fedavgm train as topk.
+# fedsparsify_global trains as fedsparsify_local, fedavg / fedavgm(_official) train as topk.
 SPEECH_METHODS = [
     "sparsyfed",
     "sparsyfed_spectral",
@@ -317,7 +317,7 @@ def test_client_round_on_a_sparse_received_model(model, method_name, received):
         assert sum(regrown[k] for k in keys if k not in plain) == 0
     if plain:  # ... so their pruned weights regrow, as in the official code
         assert sum(regrown[k] for k in plain) > 0
-    elif method_name in ("topk", "fedavg", "fedavgm"):
+    elif method_name in ("topk", "fedavg", "fedavgm", "fedavgm_official"):
         assert sum(regrown.values()) > 0  # plain dense SGD: pruned weights get gradients
     if method_name.startswith(("sparsyfed", "sparsefedpp")) and method_name != "sparsyfed_na":
         keeps = list(metrics.value("act_keep_fraction").values())
