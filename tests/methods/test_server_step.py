@@ -160,6 +160,7 @@ def test_server_pruning_methods_never_regrow_their_mask_under_momentum(tmp_path,
     assert [r["global_regrowth"] for r in rows[1:]] == [0, 0, 0]
     if method.startswith("flash"):  # the mask of round 1, unchanged
         assert len({r["nnz_prunable"] for r in rows}) == 1
-        assert rows[-1]["sparsity_prunable"] >= 0.95 - 1e-3
+        if method == "flash":  # flash_spdst's classifier stays dense (conv-only mask)
+            assert rows[-1]["sparsity_prunable"] >= 0.95 - 1e-3
     else:  # purged to s_t = S in the last round
         assert rows[-1]["sparsity_prunable"] == pytest.approx(0.95, abs=1e-3)
