@@ -11,5 +11,5 @@ export FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1
 py=.venv/bin/python
 methods=topk,sparsyfed,sparsyfed_na,sparsefedpp,sparsyfed_spectral,zerofl,flash,flash_spdst,fedsparsify_global,fedsparsify_local
 $py -m sparsyfed -m "method=$methods" sparsity=0.9,0.95,0.99 "seed=$seeds" "hydra.sweep.dir=$out/sparse" "$@"
-$py -m sparsyfed -m method=fedavg,fedavgm "seed=$seeds" "hydra.sweep.dir=$out/dense" "$@"
+$py -m sparsyfed -m method=fedavg,fedavgm,fedavgm_official "seed=$seeds" "hydra.sweep.dir=$out/dense" "$@"
 $py scripts/summarize.py "$out"
