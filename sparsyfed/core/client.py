@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -17,15 +17,15 @@ from sparsyfed.core.messages import (
 from sparsyfed.core.task import Task
 from sparsyfed.core.training import evaluate
 from sparsyfed.metrics.flops import (
-    activation_densities,
+    activation_keep_fractions,
     dense_training_flops,
     training_flops,
     weight_densities,
 )
-from sparsyfed.metrics.masks import local_regrowth
+from sparsyfed.metrics.masks import deactivated, local_regrowth
 from sparsyfed.metrics.values import Metrics
 from sparsyfed.nn.layers import reset_activation_state, sparse_layers
-from sparsyfed.upload.steps import make_upload
+from sparsyfed.upload.steps import apply_delta, make_upload
 from sparsyfed.upload.transport import encode_uplink
 from sparsyfed.wire.message import decode_state, encode_state
 
@@ -69,8 +69,8 @@ def run_client_round(
     num_examples : int
         The client's training samples.
     metrics : Metrics
-        Training metrics, the method's own, regrowth, FLOPs and per-layer
-        activation statistics of the wrapped layers.
+        Training metrics, the method's own, regrowth and deactivation, FLOPs
+        and per-layer activation statistics of the wrapped layers.
 
     """
     _check_partition(task, partition_id)
@@ -82,31 +82,86 @@ def run_client_round(
     metrics = method.train(model, x, y, hp, ctx)
     trained = model.state_dict()
     keys = task.prunable_keys
-    metrics.mean("local_regrowth", local_regrowth(received_t, trained, keys))
+    metrics.update(support_change_metrics(received_t, trained, keys, len(y)))
     metrics.update(layer_metrics(model))
     _flop_metrics(task, model, metrics, len(y) * hp.epochs)
     sparsity = method.upload_sparsity(ctx)
     upload = make_upload(trained, received_t, sparsity, keys, task.cfg.upload, task.cfg.prune)
-    metrics.mean("local_regrowth_after_prune", local_regrowth(received_t, upload, keys))
+    uploaded = apply_delta(upload, received_t) if task.cfg.upload == "delta_topk" else upload
+    metrics.update(support_change_metrics(received_t, uploaded, keys, len(y), "_after_prune"))
     return {k: v.detach().cpu().numpy() for k, v in upload.items()}, len(y), metrics
 
 
-def layer_metrics(model: torch.nn.Module) -> Metrics:
-    """Activation keep fraction and realised input density of every wrapped layer.
+def support_change_metrics(
+    received: Mapping[str, torch.Tensor],
+    local: Mapping[str, torch.Tensor],
+    keys: Sequence[str],
+    num_examples: int,
+    suffix: str = "",
+) -> Metrics:
+    """Regrowth (a) and deactivation of one client vs the model it received.
 
-    Layers with an in-place weight Top-K (ZeroFL) also report the mean density
-    of their forward weights over the round. Empty for a model without wrapped
-    layers.
+    docs/methods.md section 17.3: ``local_regrowth<suffix>`` (entries zero in
+    ``received``, non-zero in ``local``) and ``local_deactivated<suffix>`` (the
+    reverse), both sample-weighted means over the round's clients (weight
+    ``num_examples``, as the official instrumentation), and the deactivation
+    per client (``local_deactivated<suffix>_per_client``).
+
+    Parameters
+    ----------
+    received : mapping of str to Tensor
+        The global model the client started the round from.
+    local : mapping of str to Tensor
+        The client's model after training, or as uploaded (after the prune).
+    keys : sequence of str
+        The prunable weight keys.
+    num_examples : int
+        The client's training samples (the weight of its values).
+    suffix : str
+        Appended to the names (``"_after_prune"`` for the uploaded model).
+
+    Returns
+    -------
+    Metrics
+        The three metrics.
+
+    """
+    lost = deactivated(received, local, keys)
+    metrics = Metrics().weighted_mean(
+        f"local_regrowth{suffix}", local_regrowth(received, local, keys), num_examples
+    )
+    metrics.weighted_mean(f"local_deactivated{suffix}", lost, num_examples)
+    return metrics.per_client(f"local_deactivated{suffix}_per_client", lost)
+
+
+def layer_metrics(model: torch.nn.Module) -> Metrics:
+    """Per-round activation statistics of every wrapped layer (means over training batches).
+
+    ``act_keep_fraction``: the keep fraction the activation Top-K applied;
+    ``act_density``: the realised non-zero fraction of the input saved for
+    backward (the input's own zeros included). Layers with an in-place weight
+    Top-K (ZeroFL) also report the mean density of their forward weights over
+    the round, and spectral layers (``beta = -1``) the exponent they applied
+    (``spectral_exponent`` per layer, ``spectral_exponent_mean`` over layers).
+    Empty for a model without wrapped layers.
     """
     metrics = Metrics()
     layers = list(sparse_layers(model))
     if not layers:
         return metrics
-    metrics.layer_mean("act_keep_fraction", {n: la.last_keep_fraction for n, la in layers})
-    metrics.layer_mean("act_density", {n: la.last_act_density for n, la in layers})
+    metrics.layer_mean("act_keep_fraction", {n: la.mean_keep_fraction for n, la in layers})
+    metrics.layer_mean("act_density", {n: la.mean_act_density for n, la in layers})
     forward = {n: la.mean_forward_weight_density for n, la in layers if la.weight_keep is not None}
     if forward:
         metrics.layer_mean("forward_weight_density", forward)
+    exponents = {
+        n: la.applied_spectral_exponent
+        for n, la in layers
+        if la.applied_spectral_exponent is not None
+    }
+    if exponents:
+        metrics.layer_mean("spectral_exponent", exponents)
+        metrics.mean("spectral_exponent_mean", float(np.mean(list(exponents.values()))))
     return metrics
 
 
@@ -117,11 +172,12 @@ def _flop_metrics(
 
     Weight densities are the forward ones where a layer prunes its weights in
     the forward pass (ZeroFL), else the trained weights' densities; activation
-    densities are the keep fractions of the last batch.
+    densities are the keep fractions the activation Top-K applied, averaged
+    over the round's training batches (not the realised input densities).
     """
     samples = metrics.value("samples_trained", default_samples)
     w_density = weight_densities(model) | metrics.value("forward_weight_density", {})
-    a_density = activation_densities(model)
+    a_density = activation_keep_fractions(model)
     metrics.mean("train_flops", training_flops(task.layer_flops, w_density, a_density, samples))
     metrics.mean("train_flops_dense", dense_training_flops(task.layer_flops, samples))
 

@@ -234,7 +234,7 @@ class FederatedRun:
         if sampler is None:
             return {}
         clients = sampler.sample()
-        _, model, _ = self._downlink()
+        _, model, report = self._downlink()
         instructions = [EvaluateInstruction(ctx, pid, model) for pid in clients]
         results: list[tuple[int, float, float]] = []
         for reply in sorted(self.executor.evaluate(instructions), key=_partition_order):
@@ -252,6 +252,7 @@ class FederatedRun:
         row: dict[str, Any] = {
             "fed_eval_clients": clients,
             "fed_eval_downlink_bytes": model.nbytes * len(clients),
+            "fed_eval_downlink_dense_bytes": report.dense_bytes * len(clients),
         }
         if results:
             total = sum(n for n, _, _ in results)

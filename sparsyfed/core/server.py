@@ -115,7 +115,10 @@ class FederatedServer:
             ``global_regrowth`` (prunable entries zero before the round and
             non-zero after), ``global_deactivated``, ``global_mask_iou`` (IoU
             of the prunable masks before and after), ``client_mask_iou`` (mean
-            pairwise IoU of the round's uploads) and ``readmission`` (entries a
+            pairwise IoU of the round's uploads), ``global_client_mask_iou``
+            (IoU of each upload's mask with the new global mask: mean over
+            the clients, and ``global_client_mask_iou_per_client`` keyed by
+            partition id) and ``readmission`` (entries a
             client uploads that were not in its upload of its previous
             participation; mean over the clients seen before, None in their
             first round).
@@ -143,11 +146,18 @@ class FederatedServer:
                 readmitted.append(readmission(unpack_masks(last), update.state, keys))
             self._last_masks[update.partition_id] = pack_masks(mask)
         client_iou = mean_pairwise_iou(client_masks)
+        new_mask = support(self.state, keys)
+        vs_global = {
+            u.partition_id: iou(mask, new_mask)
+            for u, mask in zip(updates, client_masks, strict=True)
+        }
         return {
             "global_regrowth": global_regrowth(previous, self.state, keys),
             "global_deactivated": deactivated(previous, self.state, keys),
-            "global_mask_iou": iou(support(previous, keys), support(self.state, keys)),
+            "global_mask_iou": iou(support(previous, keys), new_mask),
             "client_mask_iou": None if math.isnan(client_iou) else client_iou,
+            "global_client_mask_iou": float(np.mean(list(vs_global.values()))),
+            "global_client_mask_iou_per_client": {str(k): v for k, v in vs_global.items()},
             "readmission": float(np.mean(readmitted)) if readmitted else None,
         }
 

@@ -2,6 +2,7 @@
 
 from sparsyfed.metrics.flops import (
     activation_densities,
+    activation_keep_fractions,
     dense_training_flops,
     layer_forward_flops,
     model_forward_flops,
@@ -24,6 +25,7 @@ from sparsyfed.metrics.masks import (
 
 __all__ = [
     "activation_densities",
+    "activation_keep_fractions",
     "deactivated",
     "dense_training_flops",
     "global_regrowth",

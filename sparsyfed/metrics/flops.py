@@ -2,7 +2,9 @@
 
 docs/methods.md section 17.4. For a conv/linear layer ``l`` with dense forward FLOPs
 ``F_l = 2 * MAC_l`` per sample, weight density ``d_w`` and activation keep
-fraction ``d_a``, one training sample costs
+fraction ``d_a`` (the fraction the activation Top-K keeps, averaged over the
+round's training batches; not the realised density of the saved input, which
+also counts the input's own zeros), one training sample costs
 
 - forward:      ``F_l * d_w``,
 - input grad:   ``F_l * d_w`` (skipped for layers whose input needs no
@@ -20,7 +22,7 @@ work only; elementwise ops are small and would be counted dense anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
@@ -141,8 +143,9 @@ def training_flops(
         Weight density per layer, keyed by module name or ``"<name>.weight"``;
         missing layers count as dense (1.0).
     act_density : mapping of str to float, optional
-        Activation keep fraction used for the weight gradient, keyed the same
-        way; missing layers count 1.0.
+        Activation keep fraction applied to the input saved for the weight
+        gradient (:func:`activation_keep_fractions`, not the realised
+        density), keyed the same way; missing layers count 1.0.
     num_samples : int
         Training samples processed (e.g. local epochs x dataset size).
     no_input_grad : iterable of str, optional
@@ -187,15 +190,30 @@ def weight_densities(model: nn.Module) -> dict[str, float]:
 
 
 def activation_densities(model: nn.Module) -> dict[str, float]:
-    """Realised input density of the last pruned batch of every conv/linear layer.
+    """Realised density of the input saved for backward, mean over the round's batches.
 
-    Wrapped layers report :attr:`SparseLayerMixin.last_act_density` (1.0 when
-    the last batch ran dense); plain layers report 1.0.
+    Wrapped layers report :attr:`SparseLayerMixin.mean_act_density` (input
+    zeros such as a ReLU's count too); plain layers report 1.0. This is a
+    diagnostic: the FLOPs use :func:`activation_keep_fractions`.
     """
+    return _per_layer(model, lambda layer: layer.mean_act_density)
+
+
+def activation_keep_fractions(model: nn.Module) -> dict[str, float]:
+    """Activation keep fraction applied by the Top-K, mean over the round's batches.
+
+    Wrapped layers report :attr:`SparseLayerMixin.mean_keep_fraction` (1 for
+    batches that ran dense); plain layers report 1.0. This is ``d_a`` of
+    :func:`training_flops`.
+    """
+    return _per_layer(model, lambda layer: layer.mean_keep_fraction)
+
+
+def _per_layer(model: nn.Module, read: Callable[[SparseLayerMixin], float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, module in model.named_modules():
         if isinstance(module, SparseLayerMixin):
-            out[name] = module.last_act_density
+            out[name] = float(read(module))
         elif isinstance(module, PRUNABLE_TYPES):
             out[name] = 1.0
     return out

@@ -81,7 +81,10 @@ def summarize(history: Sequence[Mapping[str, Any]], header: Mapping[str, Any]) -
     """The run summary from its per-round records (round 0 first).
 
     ``header`` holds what identifies the run (method, effective beta and
-    sparsity, seed, dataset, ignored keys, output directory).
+    sparsity, seed, dataset, ignored keys, output directory). The downlink
+    totals count every model sent to a client: ``downlink_bytes_total`` (and
+    its dense size) is the training downlink (``downlink_train_*``) plus the
+    federated-evaluation downlink (``fed_eval_downlink_*``, 0 without it).
     """
     rounds = [r for r in history if r["round"] > 0]
     last = history[-1]
@@ -99,9 +102,15 @@ def summarize(history: Sequence[Mapping[str, Any]], header: Mapping[str, Any]) -
         "final_sparsity_prunable": last.get("sparsity_prunable"),
         "final_sparsity_params": last.get("sparsity_params"),
         "uplink_bytes_total": total("uplink_bytes"),
-        "downlink_bytes_total": total("downlink_bytes"),
+        "downlink_bytes_total": total("downlink_bytes") + total("fed_eval_downlink_bytes"),
+        "downlink_train_bytes_total": total("downlink_bytes"),
+        "fed_eval_downlink_bytes_total": total("fed_eval_downlink_bytes"),
         "uplink_dense_bytes_total": total("uplink_dense_bytes"),
-        "downlink_dense_bytes_total": total("downlink_dense_bytes"),
+        "downlink_dense_bytes_total": (
+            total("downlink_dense_bytes") + total("fed_eval_downlink_dense_bytes")
+        ),
+        "downlink_train_dense_bytes_total": total("downlink_dense_bytes"),
+        "fed_eval_downlink_dense_bytes_total": total("fed_eval_downlink_dense_bytes"),
         "uplink_bound_bytes_total": total("uplink_bound_bytes"),
         "uplink_cond_bound_bytes_total": total("uplink_cond_bound_bytes"),
         "uplink_best_unconditional_bytes_total": total("uplink_best_unconditional_bytes"),

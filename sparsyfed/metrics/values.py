@@ -11,6 +11,9 @@ Reductions
 ----------
 ``mean``
     ``float(numpy.mean(values))`` over the clients that reported the metric.
+``weighted_mean``
+    ``sum(w * v) / sum(w)`` over the clients that reported the metric, with
+    each client's weight (its training samples, as Flower's weighted average).
 ``sum``
     The sum over the clients.
 ``per_client``
@@ -40,6 +43,7 @@ class Reduction(StrEnum):
     """How the values of one metric from several clients become one record value."""
 
     MEAN = "mean"
+    WEIGHTED_MEAN = "weighted_mean"
     SUM = "sum"
     PER_CLIENT = "per_client"
     LAYER_MEAN = "layer_mean"
@@ -52,10 +56,11 @@ _MAPPING_REDUCTIONS = (Reduction.LAYER_MEAN, Reduction.COUNTS, Reduction.TALLY)
 
 @dataclass(frozen=True)
 class Metric:
-    """One reported value and its reduction over clients."""
+    """One reported value and its reduction over clients (``weight``: weighted means only)."""
 
     value: Any
     reduction: Reduction
+    weight: float | None = None
 
     def __post_init__(self) -> None:
         """Check that the value has the shape the reduction needs."""
@@ -63,6 +68,11 @@ class Metric:
         if (self.reduction in _MAPPING_REDUCTIONS) != mapping:
             kind = "a mapping" if self.reduction in _MAPPING_REDUCTIONS else "a number"
             raise ValueError(f"a {self.reduction.value} metric needs {kind}, got {self.value!r}")
+        weighted = self.reduction is Reduction.WEIGHTED_MEAN
+        if weighted != (self.weight is not None):
+            raise ValueError(f"only a weighted_mean metric has a weight, got {self!r}")
+        if weighted and not float(self.weight) > 0:
+            raise ValueError(f"a weighted_mean metric needs a positive weight, got {self.weight!r}")
 
 
 class Metrics(dict[str, Metric]):
@@ -71,6 +81,11 @@ class Metrics(dict[str, Metric]):
     def mean(self, name: str, value: float) -> Metrics:
         """Add a value reduced by its mean over the round's clients."""
         self[name] = Metric(float(value), Reduction.MEAN)
+        return self
+
+    def weighted_mean(self, name: str, value: float, weight: float) -> Metrics:
+        """Add a value reduced by its ``weight``-weighted mean over the round's clients."""
+        self[name] = Metric(float(value), Reduction.WEIGHTED_MEAN, float(weight))
         return self
 
     def sum(self, name: str, value: float) -> Metrics:
@@ -106,7 +121,7 @@ class Metrics(dict[str, Metric]):
     # ----------------------------------------------------------------- JSON
     def to_json(self) -> str:
         """Serialise to JSON (floats round-trip exactly)."""
-        return json.dumps({k: [m.reduction.value, m.value] for k, m in self.items()})
+        return json.dumps({k: _json_item(m) for k, m in self.items()})
 
     @classmethod
     def from_json(cls, text: str) -> Metrics:
@@ -116,10 +131,15 @@ class Metrics(dict[str, Metric]):
             raise ValueError("metrics must be a JSON object")
         out = cls()
         for name, item in raw.items():
-            if not (isinstance(item, list) and len(item) == 2):
-                raise ValueError(f"metric {name!r} must be [reduction, value]")
-            out[name] = Metric(item[1], Reduction(item[0]))
+            if not (isinstance(item, list) and len(item) in (2, 3)):
+                raise ValueError(f"metric {name!r} must be [reduction, value(, weight)]")
+            out[name] = Metric(item[1], Reduction(item[0]), *item[2:])
         return out
+
+
+def _json_item(metric: Metric) -> list[Any]:
+    item = [metric.reduction.value, metric.value]
+    return item if metric.weight is None else [*item, metric.weight]
 
 
 def _mean(values: list[float]) -> float:
@@ -147,21 +167,25 @@ def reduce_clients(reports: Iterable[tuple[int, Metrics]]) -> dict[str, Any]:
 
     """
     ordered = sorted(reports, key=lambda item: item[0])
-    collected: dict[str, tuple[Reduction, list[tuple[int, Any]]]] = {}
+    collected: dict[str, tuple[Reduction, list[tuple[int, Any]], list[float]]] = {}
     for pid, metrics in ordered:
         for name, metric in metrics.items():
-            reduction, values = collected.setdefault(name, (metric.reduction, []))
+            reduction, values, weights = collected.setdefault(name, (metric.reduction, [], []))
             if reduction != metric.reduction:
                 raise ValueError(
                     f"metric {name!r} reported as {reduction.value} and {metric.reduction.value}"
                 )
             values.append((pid, metric.value))
-    return {name: _reduce(reduction, values) for name, (reduction, values) in collected.items()}
+            if metric.weight is not None:
+                weights.append(metric.weight)
+    return {name: _reduce(red, values, w) for name, (red, values, w) in collected.items()}
 
 
-def _reduce(reduction: Reduction, values: list[tuple[int, Any]]) -> Any:
+def _reduce(reduction: Reduction, values: list[tuple[int, Any]], weights: list[float]) -> Any:
     if reduction is Reduction.MEAN:
         return _mean([v for _, v in values])
+    if reduction is Reduction.WEIGHTED_MEAN:
+        return float(np.average([v for _, v in values], weights=weights))
     if reduction is Reduction.SUM:
         return sum(v for _, v in values)
     if reduction is Reduction.PER_CLIENT:

@@ -108,6 +108,37 @@ def spectral_exponent(weight: Tensor) -> float:
     return exponent if math.isfinite(exponent) else 1.0
 
 
+class _RoundActStats:
+    """Activation statistics of one round, summed on the device (no host sync per step)."""
+
+    def __init__(self) -> None:
+        self.samples_per_keep: dict[float, int] = {}
+        self.nnz: Tensor | int = 0
+        self.numel = 0
+
+    def add(self, samples: int, keep: float, saved: Tensor) -> tuple[Tensor, int]:
+        """Add one batch; return the ``(nnz, numel)`` of its saved input."""
+        nnz = torch.count_nonzero(saved.detach())
+        self.samples_per_keep[keep] = self.samples_per_keep.get(keep, 0) + samples
+        self.nnz = self.nnz + nnz
+        self.numel += saved.numel()
+        return nnz, saved.numel()
+
+    @property
+    def mean_keep(self) -> float:
+        """Sample-weighted mean keep fraction; exact when it never changed (1.0 if no batch)."""
+        counts = self.samples_per_keep
+        if len(counts) == 1:
+            return next(iter(counts))
+        total = sum(counts.values())
+        return math.fsum(k * n for k, n in counts.items()) / total if total else 1.0
+
+    @property
+    def density(self) -> float:
+        """``sum(nnz) / sum(numel)``; reads the device counter once (1.0 before the first batch)."""
+        return float(self.nnz) / self.numel if self.numel else 1.0
+
+
 class SparseLayerMixin:
     """State and behaviour shared by the wrapped conv and linear layers."""
 
@@ -120,6 +151,7 @@ class SparseLayerMixin:
     _act_threshold: Tensor | None = None
     last_keep_fraction: float = 1.0
     _act_nnz: tuple[Tensor, int] | None = None
+    _act_stats: _RoundActStats | None = None
     _spectral_exponent: float | None = None
     act_keep: float | None = None
     weight_keep: float | None = None
@@ -164,6 +196,7 @@ class SparseLayerMixin:
         self._act_threshold = None
         self.last_keep_fraction = 1.0
         self._act_nnz = None
+        self._act_stats = None
         self._weight_threshold = None
         self._weight_nnz = None
         self._spectral_exponent = None
@@ -223,14 +256,31 @@ class SparseLayerMixin:
             self._spectral_exponent = spectral_exponent(self.weight.detach())
         return self._spectral_exponent
 
+    @property
+    def applied_spectral_exponent(self) -> float | None:
+        """The spectral exponent this round's forwards used.
+
+        None when the layer is not spectral (``beta >= 0``) or has not run a
+        forward since the last :meth:`reset_activation_state`.
+        """
+        return self._spectral_exponent if self.beta < 0 else None
+
     def weight_sparsity(self) -> float:
         """Fraction of exact zeros in the weight (computed on its device)."""
         w = self.weight.detach()
         return float((w == 0).sum()) / w.numel()
 
     def _pruned_input(self, x: Tensor) -> Tensor | None:
-        """Return the pruned copy of ``x`` for backward, or None to run dense."""
-        if not (self.act_pruning and self.training and torch.is_grad_enabled()):
+        """Return the pruned copy of ``x`` for backward, or None to run dense.
+
+        Every training forward with gradients (pruned or dense) adds its keep
+        fraction and the non-zeros of the input it saves for backward to the
+        round's statistics (:attr:`mean_keep_fraction`, :attr:`mean_act_density`).
+        """
+        if not (self.training and torch.is_grad_enabled()):
+            return None
+        if not self.act_pruning:
+            self._record_batch(x, 1.0, x)
             return None
         if self.act_keep is not None:
             keep = self.act_keep
@@ -239,6 +289,7 @@ class SparseLayerMixin:
         self.last_keep_fraction = keep
         if keep >= 1.0:
             self._act_nnz = None
+            self._record_batch(x, keep, x)
             return None
         threshold = self._act_threshold
         if threshold is None:
@@ -246,17 +297,35 @@ class SparseLayerMixin:
             if self.cache_threshold:
                 self._act_threshold = threshold
         x_pruned = prune_by_threshold(x.detach(), threshold)
-        # Kept as a tensor (no device sync per step); read through last_act_density.
-        self._act_nnz = (torch.count_nonzero(x_pruned), x.numel())
+        self._act_nnz = self._record_batch(x, keep, x_pruned)
         return x_pruned
 
+    def _record_batch(self, x: Tensor, keep: float, saved: Tensor) -> tuple[Tensor, int]:
+        """Add one batch to the round's statistics; return ``(nnz, numel)`` of ``saved``."""
+        if self._act_stats is None:
+            self._act_stats = _RoundActStats()
+        return self._act_stats.add(x.shape[0] if x.dim() else 1, keep, saved)
+
     @property
-    def last_act_density(self) -> float:
-        """Realised input density of the last pruned batch (1.0 when not pruned)."""
-        if self._act_nnz is None:
-            return 1.0
-        nnz, numel = self._act_nnz
-        return float(nnz) / max(1, numel)
+    def mean_keep_fraction(self) -> float:
+        """Activation keep fraction applied this round, mean over training batches.
+
+        Weighted by the batch's samples; 1 for batches that ran dense (no
+        activation pruning, or keep fraction 1) and 1.0 before the first
+        training batch.
+        """
+        return 1.0 if self._act_stats is None else self._act_stats.mean_keep
+
+    @property
+    def mean_act_density(self) -> float:
+        """Non-zero fraction of the input saved for backward, over this round's batches.
+
+        ``sum(nnz) / sum(numel)`` over the training batches, i.e. the
+        sample-weighted mean of the per-batch densities. It counts the input's
+        own zeros (e.g. after a ReLU) too, also in batches that ran dense;
+        1.0 before the first training batch.
+        """
+        return 1.0 if self._act_stats is None else self._act_stats.density
 
 
 class PowerConv1d(SparseLayerMixin, nn.Conv1d):
