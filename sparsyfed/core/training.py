@@ -110,8 +110,10 @@ def train_sgd(
             correct += float((logits.detach().argmax(1) == yb).sum())
             seen += idx.numel()
             trained += idx.numel()
-    metrics = Metrics().mean("train_loss", loss_sum / max(seen, 1))
-    metrics.mean("train_accuracy", correct / max(seen, 1))
+    # Sample-weighted over the clients, as the official fit-metric aggregation.
+    weight = max(seen, 1)
+    metrics = Metrics().weighted_mean("train_loss", loss_sum / weight, weight)
+    metrics.weighted_mean("train_accuracy", correct / weight, weight)
     return metrics.sum("samples_trained", trained)
 
 

@@ -155,3 +155,23 @@ def test_summary_downlink_total_includes_the_federated_evaluation(tmp_path, data
     assert summary["downlink_bytes_total"] == train + evaluation
     dense = sum(r["downlink_dense_bytes"] + r["fed_eval_downlink_dense_bytes"] for r in rows)
     assert summary["downlink_dense_bytes_total"] == dense
+
+
+def test_train_loss_and_accuracy_are_sample_weighted_over_clients(tmp_path, data_dir):
+    """The server's train_loss is the official sample-weighted mean of the clients' values."""
+    cfg = make_cfg(tmp_path, data_dir, "method=fedavg", "partition.scheme=dirichlet")
+    task = Task(cfg)
+    received = FederatedServer(cfg).global_arrays()
+    sizes = [len(task.partitions[pid]) for pid in range(cfg.num_clients)]
+    small, large = sizes.index(min(s for s in sizes if s >= 4)), sizes.index(max(sizes))
+    results = [_round(task, pid, 1, received) for pid in (small, large)]
+    reduced = reduce_clients(
+        [(pid, m) for pid, (_, _, m) in zip((small, large), results, strict=True)]
+    )
+    for name in ("train_loss", "train_accuracy"):
+        values = [m.value(name) for _, _, m in results]
+        weights = [m[name].weight for _, _, m in results]
+        assert weights[0] != weights[1]  # the test needs clients of different sizes
+        expected = (values[0] * weights[0] + values[1] * weights[1]) / sum(weights)
+        assert reduced[name] == pytest.approx(expected, rel=1e-12)
+        assert reduced[name] != pytest.approx(np.mean(values), rel=1e-9)
