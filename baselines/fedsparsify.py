@@ -284,7 +284,7 @@ class FedSparsifyLocal(_FedSparsify):
     server_optimizer = False
     option_specs: ClassVar[dict[str, Option]] = {
         **_FedSparsify.option_specs,
-        "vote_quorum": Option(str, choices=VOTE_QUORUMS),
+        "vote_quorum": Option(str, choices=VOTE_QUORUMS, official="floor_half"),
     }
 
     def upload_sparsity(self, ctx: RoundContext) -> float:

@@ -186,9 +186,9 @@ class Flash(Method):
     uses_sparsity = True
     upload_modes = ("weights",)
     option_specs: ClassVar[dict[str, Option]] = {
-        "warmup_epochs": Option(int, lambda v: v >= 0, "an integer >= 0"),
-        "round1_mask": Option(bool),
-        "zero_k": Option(str, choices=ZERO_K),
+        "warmup_epochs": Option(int, lambda v: v >= 0, "an integer >= 0", official=1),
+        "round1_mask": Option(bool, official=True),
+        "zero_k": Option(str, choices=ZERO_K, official="keep"),
     }
 
     # ----------------------------------------------------------------- client
@@ -267,12 +267,14 @@ class FlashSPDST(Flash):
     """
 
     option_specs: ClassVar[dict[str, Option]] = {
-        "stage1_epochs": Option(int, lambda v: v >= 1, "an integer >= 1"),
-        "dst_interval": Option(int, lambda v: v >= 1, "null or an integer >= 1", nullable=True),
-        "prune_rate": Option(float, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-        "prune_rate_decay": Option(str, choices=DECAYS),
-        "redistribution": Option(str, choices=REDISTRIBUTIONS),
-        "mask_layers": Option(str, choices=MASK_LAYERS),
+        "stage1_epochs": Option(int, lambda v: v >= 1, "an integer >= 1", official=10),
+        "dst_interval": Option(
+            int, lambda v: v >= 1, "null or an integer >= 1", nullable=True, official=None
+        ),
+        "prune_rate": Option(float, lambda v: 0 <= v <= 1, "a number in [0, 1]", official=0.25),
+        "prune_rate_decay": Option(str, choices=DECAYS, official="linear"),
+        "redistribution": Option(str, choices=REDISTRIBUTIONS, official="magnitude"),
+        "mask_layers": Option(str, choices=MASK_LAYERS, official="conv"),
     }
 
     def masked_parameters(self, model: nn.Module) -> dict[str, nn.Parameter]:

@@ -48,9 +48,9 @@ class ZeroFL(Method):
 
     uses_sparsity = True
     option_specs: ClassVar[dict[str, Option]] = {
-        "mask_ratio": Option(float, allowed="it must be a number in [0, sparsity]"),
-        "act_threshold": Option(str, choices=ACT_THRESHOLD_MODES),
-        "wrap_downsample": Option(bool),
+        "mask_ratio": Option(float, allowed="it must be a number in [0, sparsity]", official=0.0),
+        "act_threshold": Option(str, choices=ACT_THRESHOLD_MODES, official="first_batch"),
+        "wrap_downsample": Option(bool, official=False),
     }
 
     @classmethod

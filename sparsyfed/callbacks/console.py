@@ -62,6 +62,11 @@ class ConsoleProgress(Callback):
                 "note: method=%s does not use %s=%s; it is recorded as not applied",
                 header["method"], key, value,
             )  # fmt: skip
+        for key, entry in dict(header.get("departures") or {}).items():
+            self.logger.info(
+                "note: %s=%s is not the official behaviour (official: %s; docs/methods.md 18.1)",
+                key, entry["value"], entry["official"],
+            )  # fmt: skip
         self.logger.info("output: %s", self.output_dir)
         if info.resumed:
             self.logger.info("resuming after round %d/%d", info.start_round, cfg.rounds)

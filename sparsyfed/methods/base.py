@@ -43,6 +43,8 @@ State = dict[str, Tensor]
 UPLOAD_MODES = ("weights", "delta_topk")
 # State-dict entries that are running statistics, not parameters.
 STATISTICS_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
+NO_OFFICIAL: Any = object()
+"""Marks an :class:`Option` without an official value."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class Option:
         The allowed values (for ``str`` options).
     nullable : bool
         Whether ``null`` is allowed.
+    official : object
+        The value that runs the original code's behaviour, when the option has
+        one (:data:`NO_OFFICIAL` otherwise); another value is reported as a
+        departure from it (docs/methods.md section 18.1).
 
     """
 
@@ -69,6 +75,12 @@ class Option:
     allowed: str = ""
     choices: tuple[Any, ...] | None = None
     nullable: bool = False
+    official: Any = field(default=NO_OFFICIAL, kw_only=True)
+
+    @property
+    def has_official(self) -> bool:
+        """Whether the option has an official value."""
+        return self.official is not NO_OFFICIAL
 
     def read(self, key: str, value: Any) -> Any:
         """Convert and check ``value`` (``ConfigError`` naming ``key`` if it is not allowed)."""

@@ -35,8 +35,8 @@ class SparsyFed(Method):
     option_specs: ClassVar[dict[str, Option]] = {
         "act_pruning": Option(bool),
         "act_keep_floor": Option(float, lambda v: 0.0 < v <= 1.0, "it must lie in (0, 1]"),
-        "act_threshold": Option(str, choices=ACT_THRESHOLD_MODES),
-        "wrap_downsample": Option(bool),
+        "act_threshold": Option(str, choices=ACT_THRESHOLD_MODES, official="first_batch"),
+        "wrap_downsample": Option(bool, official=False),
     }
 
     def prepare_model(self, model: nn.Module) -> nn.Module:

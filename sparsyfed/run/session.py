@@ -19,11 +19,16 @@ from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.executor import Executor
 from sparsyfed.core.run import FederatedRun
 from sparsyfed.methods import method_settings
+from sparsyfed.methods.official import departures
 from sparsyfed.run.directory import Decision, Status, prepare_run_dir
 
 
 def run_header(cfg: RunConfig) -> dict[str, Any]:
-    """What identifies a run in its summary: the method's effective settings and what it ignores."""
+    """What identifies a run in its summary.
+
+    The method's effective settings, the keys it ignores and where the run
+    departs from the official behaviour (``departures``, docs/methods.md 18.1).
+    """
     cls, settings, ignored = method_settings(cfg)
     return {
         "method": cfg.method.name,
@@ -32,6 +37,7 @@ def run_header(cfg: RunConfig) -> dict[str, Any]:
         "seed": cfg.seed,
         "dataset": cfg.dataset.name,
         "ignored": ignored,
+        "departures": departures(cfg, cls, settings.options, ignored),
     }
 
 
