@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every method on the default task at S = 0.9, 0.95, 0.99 (seed 0 unless SEEDS is set), plus
-# the dense references; then one table. About 35 minutes on 2 cores for one seed.
+# the dense references; then one table. About 23 minutes on 2 cores for one seed.
 # Usage: [SEEDS=0,1,2] scripts/reproduce_methods.sh [OUT_DIR] [extra overrides]
 set -euo pipefail
 cd "$(dirname "$0")/.."
