@@ -58,17 +58,29 @@ def test_keys_a_method_ignores_are_not_departures():
     }
 
 
-def test_the_console_names_the_departure(tmp_path, capfd):
+def test_the_console_names_the_departure(tmp_path):
+    import logging
+
     from sparsyfed.callbacks.base import RunInfo
-    from sparsyfed.callbacks.console import ConsoleProgress
+    from sparsyfed.callbacks.console import ConsoleProgress, get_logger
 
     cfg = load_config(
         compose_config(["method=flash", "method.round1_mask=false", f"output_dir={tmp_path}"])
     )
     info = RunInfo(cfg=cfg, header=run_header(cfg), start_round=0, history=[], task=None)
-    ConsoleProgress().on_run_start(info)
-    err = capfd.readouterr().err
-    assert "method.round1_mask=False is not the official behaviour (official: True" in err
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = get_logger()
+    logger.addHandler(handler)
+    try:
+        ConsoleProgress().on_run_start(info)
+    finally:
+        logger.removeHandler(handler)
+    assert any(
+        "method.round1_mask=False is not the official behaviour (official: True" in line
+        for line in lines
+    )
 
 
 def test_docs_list_every_official_option_value():
