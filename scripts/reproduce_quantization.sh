@@ -2,7 +2,7 @@
 # Uplink value quantisation on the default task: SparsyFed at S = 0.95 with fp32 (raw),
 # fp16 and int8 uplink values (error feedback on), seeds $SEEDS (default 0,1,2), 40 rounds
 # each; then the accuracy table and the per-round wire report of seed 0 (raw and int8).
-# About 1.2 minutes per run on 2 cores (9 runs by default; the README's table used
+# About 0.8 minutes per run on 2 cores (9 runs by default; the README's table used
 # SEEDS=0,1,2,3,4,5,6,7). Usage: [SEEDS=...] scripts/reproduce_quantization.sh [OUT_DIR] [overrides]
 set -euo pipefail
 cd "$(dirname "$0")/.."
