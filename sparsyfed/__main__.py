@@ -11,11 +11,19 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from sparsyfed.config import ConfigError, check_group_choices, conf_dir, load_config, to_plain
+from sparsyfed.config import (
+    ConfigError,
+    check_group_choices,
+    check_override_keys,
+    conf_dir,
+    load_config,
+    to_plain,
+)
 from sparsyfed.core.task import Task
 from sparsyfed.data import DatasetNotFoundError
 from sparsyfed.run.directory import Status
 from sparsyfed.run.files import ERROR_FILE
+from sparsyfed.run.preflight import check_device, check_output_dir, check_output_path, check_task
 from sparsyfed.run.session import plan
 
 
@@ -26,12 +34,15 @@ def _run(cfg: DictConfig) -> float:
         plain["output_dir"] = HydraConfig.get().runtime.output_dir
     try:
         run_cfg = load_config(plain)
+        check_output_dir(run_cfg)
+        check_device(run_cfg)
         decision = plan(run_cfg)
         if decision.status is Status.COMPLETE:
             return float((decision.summary or {}).get("final_accuracy", float("nan")))
         # Load (and cache) the dataset once here, before any worker starts: a missing
-        # or corrupt dataset is one clear message, not a trace from inside a worker.
-        Task(run_cfg).dataset  # noqa: B018
+        # or corrupt dataset, too many clients or a model that cannot take the data is
+        # one clear message, not a trace from inside a worker.
+        check_task(Task(run_cfg))
     except (ConfigError, DatasetNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
@@ -59,7 +70,12 @@ def _run(cfg: DictConfig) -> float:
 def main() -> None:
     """Console entry point."""
     try:
-        check_group_choices([a for a in sys.argv[1:] if not a.startswith("-")])
+        overrides = [a for a in sys.argv[1:] if not a.startswith("-")]
+        check_group_choices(overrides)
+        check_override_keys(overrides)
+        for item in overrides:  # before Hydra creates its own run directory
+            if item.startswith("output_dir=") and item != "output_dir=null":
+                check_output_path(item.partition("=")[2])
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

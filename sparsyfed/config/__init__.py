@@ -16,6 +16,7 @@ from typing import Any
 from sparsyfed.config.compose import (
     GROUPS,
     check_group_choices,
+    check_override_keys,
     compose_config,
     conf_dir,
     group_options,
@@ -31,6 +32,7 @@ __all__ = [
     "RunConfig",
     "WireOptions",
     "check_group_choices",
+    "check_override_keys",
     "compose_config",
     "conf_dir",
     "group_options",

@@ -46,6 +46,25 @@ def check_group_choices(overrides: Sequence[str]) -> None:
                 raise ConfigError(f"{key}={choice!r} is not known; allowed: {', '.join(allowed)}")
 
 
+def check_override_keys(overrides: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` for a plain ``key=value`` override of an unknown top-level key.
+
+    Hydra would refuse it with "Could not override" and no hint; this names the
+    closest known key. ``+key`` / ``~key`` and ``hydra.*`` overrides are left to Hydra
+    and to the config validation.
+    """
+    from sparsyfed.validation import unknown_key
+
+    plain = [o for o in overrides if "=" in o and not o.startswith(("+", "~", "hydra."))]
+    if not plain:
+        return
+    known = set(compose_config([])) | set(GROUPS)
+    for item in plain:
+        top = item.partition("=")[0].split(".", 1)[0]
+        if top not in known:
+            unknown_key(top, sorted(known))
+
+
 def compose_config(overrides: Sequence[str] | str = ()) -> dict[str, Any]:
     """Compose ``conf/config.yaml`` with Hydra overrides into a plain dict (not validated).
 

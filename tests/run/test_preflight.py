@@ -1,0 +1,74 @@
+"""Bad inputs are one line and exit code 2, before any worker starts (sparsyfed/run/preflight.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from helpers import TINY, make_cfg
+
+from sparsyfed.config import ConfigError, check_override_keys
+from sparsyfed.core.task import Task
+from sparsyfed.run.preflight import check_device, check_output_dir, check_task
+
+
+def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    env = dict(os.environ, FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION="1")
+    return subprocess.run(
+        [sys.executable, "-m", "sparsyfed", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sparsty=0.9"], "error: sparsty is not a known key; did you mean sparsity?"),
+        (["output_dir=/dev/null/run"], "/dev/null is a file, not a directory"),
+        (["output_dir=/proc/forbidden/run"], "/proc is not writable"),
+    ],
+)
+def test_cli_refuses_bad_input_in_one_line_with_exit_code_2(tmp_path, args, message):
+    result = _cli(*args, "rounds=1", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert list(tmp_path.iterdir()) == []  # nothing written (no outputs/ directory)
+
+
+def test_output_dir_below_a_file_is_refused(tmp_path, data_dir):
+    (tmp_path / "file").write_text("x")
+    cfg = make_cfg(tmp_path, data_dir)
+    below_file = dataclasses.replace(cfg, output_dir=str(tmp_path / "file" / "run"))
+    with pytest.raises(ConfigError, match=r"output_dir=.*is a file, not a directory"):
+        check_output_dir(below_file)
+    check_output_dir(dataclasses.replace(cfg, output_dir=str(tmp_path / "new" / "run")))
+    assert not (tmp_path / "new").exists()  # the check creates nothing
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_where_there_is_none_is_refused(tmp_path, data_dir):
+    with pytest.raises(ConfigError, match="device='cuda' is not allowed: this machine has no CUDA"):
+        check_device(make_cfg(tmp_path, data_dir, "device=cuda"))
+    check_device(make_cfg(tmp_path, data_dir, "device=cpu"))
+
+
+def test_more_clients_than_samples_and_a_mismatched_model_are_refused(tmp_path, data_dir):
+    task = Task(make_cfg(tmp_path, data_dir, "num_clients=100000"))
+    with pytest.raises(ConfigError, match="num_clients=100000 is not allowed: at most the"):
+        check_task(task)
+    base = [item for item in TINY if not item.startswith("model.")]
+    task = Task(make_cfg(tmp_path, data_dir, "model=resnet18_cifar", base=base))
+    with pytest.raises(ConfigError, match="model=resnet18_cifar cannot take dataset="):
+        check_task(task)
+    check_task(Task(make_cfg(tmp_path, data_dir)))  # the default fits
+
+
+def test_override_keys_suggest_the_closest_known_key():
+    with pytest.raises(ConfigError, match="did you mean sparsity"):
+        check_override_keys(["sparsty=0.9"])
+    check_override_keys(["sparsity=0.9", "+experiment=cifar10_alpha0.1", "lr.initial=0.1"])
