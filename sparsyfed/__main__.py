@@ -19,12 +19,17 @@ from sparsyfed.config import (
     load_config,
     to_plain,
 )
+from sparsyfed.config.schema import RunConfig
+from sparsyfed.core.run import RoundIncomplete
 from sparsyfed.core.task import Task
 from sparsyfed.data import DatasetNotFoundError
 from sparsyfed.run.directory import Status
 from sparsyfed.run.files import ERROR_FILE
 from sparsyfed.run.preflight import check_device, check_output_dir, check_output_path, check_task
 from sparsyfed.run.session import plan
+
+EXIT_INCOMPLETE = 3
+"""Exit code of a run stopped by too few usable client updates (``simulation.min_completion``)."""
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="config", version_base=None)
@@ -53,18 +58,30 @@ def _run(cfg: DictConfig) -> float:
 
     try:
         summary = simulate(run_cfg, decision)
+    except RoundIncomplete as err:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(EXIT_INCOMPLETE)
+        _record_failed_job(run_cfg)
+        return float("nan")
     except Exception:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise
-        # One failed job must not end a long sweep: record it and go on (the same
-        # sweep command again resumes it from its last checkpoint).
-        trace = traceback.format_exc()
-        out = Path(str(run_cfg.output_dir))
-        out.mkdir(parents=True, exist_ok=True)
-        (out / ERROR_FILE).write_text(trace)
-        print(f"error: job failed, sweep continues; see {out / ERROR_FILE}", file=sys.stderr)
+        _record_failed_job(run_cfg)
         return float("nan")
     return float(summary["final_accuracy"])
+
+
+def _record_failed_job(run_cfg: RunConfig) -> None:
+    """One failed job must not end a long sweep: record it and go on.
+
+    The same sweep command again resumes it from its last checkpoint.
+    """
+    trace = traceback.format_exc()
+    out = Path(str(run_cfg.output_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ERROR_FILE).write_text(trace)
+    print(f"error: job failed, sweep continues; see {out / ERROR_FILE}", file=sys.stderr)
 
 
 def main() -> None:

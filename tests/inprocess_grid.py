@@ -7,6 +7,7 @@ simulation engine, so end-to-end properties can be tested in seconds.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterable
 
 from flwr.app import Context, Message, RecordDict
@@ -33,6 +34,15 @@ class InProcessGrid(Grid):
         self.corrupt = corrupt or {}
         self._ids = itertools.count()
         self._replies: dict[str, Message] = {}
+        self.late: list[Message] = []  # replies that came after send_and_receive's timeout
+        self.clock_offset = 0.0  # seconds a test's fake sleep has added to the clock
+
+    def clock(self) -> float:
+        return time.monotonic() + self.clock_offset
+
+    def fake_sleep(self, seconds: float) -> None:
+        """Stand-in for ``time.sleep`` that advances this grid's clock instantly."""
+        self.clock_offset += seconds
 
     def set_run(self, run_id: int) -> None:
         self._run = run_id
@@ -69,10 +79,19 @@ class InProcessGrid(Grid):
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
     ) -> Iterable[Message]:
-        return self.pull_messages(self.push_messages(messages))
+        """Deliver in turn; a reply that took longer than ``timeout`` is kept out (late)."""
+        replies = []
+        for msg in messages:
+            start = self.clock()
+            [reply] = self.pull_messages(self.push_messages([msg]))
+            if timeout is not None and self.clock() - start > timeout:
+                self.late.append(reply)
+            else:
+                replies.append(reply)
+        return replies
 
 
-def run_inprocess(cfg, corrupt: dict | None = None) -> dict:
+def run_inprocess(cfg, corrupt: dict | None = None, grid: InProcessGrid | None = None) -> dict:
     """Run :func:`sparsyfed.flower.server_app.run_server` on an :class:`InProcessGrid`.
 
     ``cfg`` is a :class:`~sparsyfed.config.RunConfig` (or a composed plain dict).
@@ -88,7 +107,7 @@ def run_inprocess(cfg, corrupt: dict | None = None) -> dict:
     saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 0
     try:
-        grid = InProcessGrid(client_app, cfg.num_clients, corrupt)
+        grid = grid or InProcessGrid(client_app, cfg.num_clients, corrupt)
         return run_server(grid, cfg)
     finally:
         TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved

@@ -41,10 +41,18 @@ OPERATIONAL_KEYS = (
     "data_dir",
     "simulation.verbose",
     "simulation.round_timeout",
+    "simulation.min_completion",
+    "faults",
     "wandb",
     "checkpoint",
 )
-"""Keys that change where and how a run is written or shown, never what it computes."""
+"""Keys that change where and how a run is written or shown, or how it meets failing clients.
+
+A checkpoint resumes under other values of these keys: a run stopped by failing
+clients (or by injected faults) continues once the cause is gone.
+"""
+FAULT_KINDS = ("none", "raise", "timeout", "nonfinite", "malformed", "mix")
+"""``faults.kind``: what an injected faulty client does (docs/faults.md)."""
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -137,7 +145,37 @@ class SimulationConfig:
     server_threads: int | None
     ray_cpus: int | None
     round_timeout: float
+    min_completion: float
     verbose: bool
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Seeded fault injection into the ClientApp (``faults`` block; off by default).
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`FAULT_KINDS`; ``none`` injects nothing.
+    fraction : float
+        Share of each round's sampled clients that fault (rounded to the
+        nearest count).
+    seed : int
+        Picks the faulty clients (and kinds, with ``mix``) with the run seed.
+    from_round : int
+        The first round with faults.
+
+    """
+
+    kind: str
+    fraction: float
+    seed: int
+    from_round: int
+
+    @property
+    def active(self) -> bool:
+        """Whether any fault is injected."""
+        return self.kind != "none" and self.fraction > 0
 
 
 @dataclass(frozen=True)
@@ -210,6 +248,7 @@ class RunConfig:
     simulation: SimulationConfig
     wandb: WandbConfig
     checkpoint: CheckpointConfig
+    faults: FaultConfig
 
     @classmethod
     def from_dict(cls, cfg: Mapping[str, Any]) -> RunConfig:
@@ -268,6 +307,7 @@ class RunConfig:
             simulation=_simulation(as_mapping("simulation", read("simulation"))),
             wandb=_wandb(as_mapping("wandb", read("wandb"))),
             checkpoint=_checkpoint(as_mapping("checkpoint", read("checkpoint"))),
+            faults=_faults(as_mapping("faults", read("faults"))),
         )
         read.done()
         return config
@@ -397,6 +437,9 @@ def _simulation(block: Mapping[str, Any]) -> SimulationConfig:
         ),
         ray_cpus=_optional_int("simulation.ray_cpus", read("ray_cpus"), minimum=1),
         round_timeout=read.number("round_timeout", lambda v: v > 0, "it must be > 0 seconds"),
+        min_completion=read.number(
+            "min_completion", lambda v: 0 <= v <= 1, "it must lie in [0, 1] (a share of clients)"
+        ),
         verbose=as_bool("simulation.verbose", read("verbose")),
     )
     read.done()
@@ -408,6 +451,18 @@ def _wandb(block: Mapping[str, Any]) -> WandbConfig:
     result = WandbConfig(
         mode=as_choice("wandb.mode", read("mode"), WANDB_MODES),
         project=as_str("wandb.project", read("project")),
+    )
+    read.done()
+    return result
+
+
+def _faults(block: Mapping[str, Any]) -> FaultConfig:
+    read = _Reader(block, "faults.")
+    result = FaultConfig(
+        kind=as_choice("faults.kind", read("kind"), FAULT_KINDS),
+        fraction=read.number("fraction", lambda v: 0 <= v <= 1, "it must lie in [0, 1]"),
+        seed=read.int("seed", 0),
+        from_round=read.int("from_round", 1),
     )
     read.done()
     return result

@@ -9,11 +9,16 @@ them as Flower messages over a ``Grid``.
 
 from __future__ import annotations
 
+import os
+import sys
+import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.client import handle_evaluate, handle_train
+from sparsyfed.core.faults import train_with_fault
 from sparsyfed.core.messages import (
     ClientFailure,
     EvaluateInstruction,
@@ -38,11 +43,22 @@ class Executor(Protocol):
         ...
 
 
+def failure_reason(err: BaseException) -> str:
+    """One line: the exception and the innermost file:line outside installed libraries."""
+    frames = traceback.extract_tb(err.__traceback__)
+    libraries = ("site-packages", "dist-packages", sys.base_prefix + os.sep)
+    own = [f for f in frames if not any(part in f.filename for part in libraries)]
+    where = (own or frames)[-1] if frames else None
+    at = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    return f"{type(err).__name__}: {err}"[:300] + at
+
+
 class LocalExecutor:
     """Run every client in this process, one after another (the bare loop).
 
     A client that raises becomes a :class:`ClientFailure`, as a failing
-    ClientApp becomes an error reply in Flower.
+    ClientApp becomes an error reply in Flower. An injected ``timeout`` fault
+    gives no reply at all (there is no clock to miss in one process).
     """
 
     def __init__(self, cfg: RunConfig) -> None:
@@ -50,7 +66,8 @@ class LocalExecutor:
 
     def train(self, instructions: Sequence[TrainInstruction]) -> list[TrainReply | ClientFailure]:
         """Train every instruction's client."""
-        return self._each(handle_train, instructions)
+        answered = [i for i in instructions if i.fault != "timeout"]
+        return self._each(_train_acting_faults, answered)
 
     def evaluate(
         self, instructions: Sequence[EvaluateInstruction]
@@ -65,5 +82,9 @@ class LocalExecutor:
             try:
                 replies.append(handle(task, instruction))
             except Exception as err:  # a client failure, not the server's
-                replies.append(ClientFailure(instruction.partition_id, repr(err)[-300:]))
+                replies.append(ClientFailure(instruction.partition_id, failure_reason(err)))
         return replies
+
+
+def _train_acting_faults(task: Task, instruction: TrainInstruction) -> TrainReply:
+    return train_with_fault(lambda i: handle_train(task, i), instruction, late_after=0.0)

@@ -31,6 +31,9 @@ class TrainInstruction:
         What this client kept from its previous round (its quantisation
         residual with error feedback); the server holds it between rounds so
         that a checkpoint covers it.
+    fault : str or None
+        An injected fault the client must act out (config ``faults``,
+        :mod:`sparsyfed.core.faults`); ``None`` for a healthy client.
 
     """
 
@@ -38,6 +41,7 @@ class TrainInstruction:
     partition_id: int
     model: EncodedMessage
     client_state: EncodedMessage | None = None
+    fault: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,16 @@ class ClientFailure:
         The partition, when known.
     reason : str
         What went wrong (one line).
+    cause : str
+        Its kind, one of :data:`FAILURE_CAUSES`.
 
     """
 
     partition_id: int | None
     reason: str
+    cause: str = "error"
+
+
+FAILURE_CAUSES = ("error", "timeout", "non-finite", "malformed", "invalid")
+"""Why a client's reply was not used: it raised, did not answer in time, sent non-finite
+values, sent a payload that cannot be decoded, or sent a reply that breaks the protocol."""

@@ -11,6 +11,7 @@ continues exactly as the uninterrupted run would.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from sparsyfed.callbacks.base import Callback, RunInfo
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.context import RoundContext
 from sparsyfed.core.executor import Executor
+from sparsyfed.core.faults import fault_plan
 from sparsyfed.core.messages import (
     ClientFailure,
     EvaluateInstruction,
@@ -41,6 +43,22 @@ from sparsyfed.wire.message import EncodedMessage, decode_state
 from sparsyfed.wire.report import PayloadReport, payload_report
 
 LOGGER = logging.getLogger("sparsyfed")
+
+
+class RoundIncomplete(RuntimeError):
+    """Too few clients of a round sent a usable update (``simulation.min_completion``).
+
+    The round is not applied; the checkpoint of the last completed round stays
+    as it is, so the same command resumes the run from there.
+    """
+
+
+class _Rejected(ValueError):
+    """A reply the server cannot use, with the cause of :data:`FAILURE_CAUSES`."""
+
+    def __init__(self, cause: str, detail: str) -> None:
+        super().__init__(detail)
+        self.cause = cause
 
 
 @dataclass
@@ -139,10 +157,13 @@ class FederatedRun:
         t0 = time.perf_counter()
         clients = self.server.sample_clients()
         sent, model, down = self._downlink()
+        faults = fault_plan(self.cfg.faults, ctx.seeds, ctx.round, clients)
         instructions = [
-            TrainInstruction(ctx, pid, model, self.server.client_states.get(pid)) for pid in clients
+            TrainInstruction(ctx, pid, model, self.server.client_states.get(pid), faults.get(pid))
+            for pid in clients
         ]
-        updates, reports, dropped = self._collect(self.executor.train(instructions), clients, sent)
+        updates, reports, failures = self._collect(self.executor.train(instructions), clients, sent)
+        self._check_completion(len(updates), len(clients))
         server_metrics: dict[str, Any] = {}
         if updates:
             server_metrics = self.server.apply_updates(ctx, updates)
@@ -157,7 +178,7 @@ class FederatedRun:
         row["uplink_bytes_cum"] = self.cumulative["uplink"]
         row |= downlink_columns(down, len(clients))
         row["downlink_bytes_cum"] = self.cumulative["downlink"]
-        row |= {"num_updates": len(updates), "dropped_updates": dropped}
+        row |= {"num_updates": len(updates), "client_failures": [_as_record(f) for f in failures]}
         row |= server_metrics
         row["lr"] = ctx.lr
         row |= {k: v for k, v in reduced.items() if not k.startswith("uplink_")}
@@ -185,43 +206,75 @@ class FederatedRun:
         replies: Sequence[TrainReply | ClientFailure],
         clients: Sequence[int],
         sent: dict[str, np.ndarray],
-    ) -> tuple[list[ClientUpdate], list[tuple[int, Metrics]], list[str]]:
-        """Decode and check the replies; drop (and name) the unusable ones."""
+    ) -> tuple[list[ClientUpdate], list[tuple[int, Metrics]], list[ClientFailure]]:
+        """Decode and check the replies; drop the unusable ones and the missing ones.
+
+        Every failure (a client that raised, did not answer within the round
+        time-out, or sent an unusable reply) is logged once, in partition order.
+        """
         updates: list[ClientUpdate] = []
         reports: list[tuple[int, Metrics]] = []
-        dropped: list[str] = []
+        failures: list[ClientFailure] = []
         expected = set(clients)
-        seen: set[int] = set()
+        answered: set[int | None] = set()
         for reply in sorted(replies, key=_partition_order):
             pid = reply.partition_id
-            try:
-                if isinstance(reply, ClientFailure):
-                    raise ValueError(reply.reason)
-                if pid not in expected or pid in seen:
-                    raise ValueError("reply from a partition that was not asked to train")
-                update, report = self._decode(reply, sent)
-            except (PayloadError, ValueError, KeyError, TypeError) as err:
-                dropped.append(f"partition {pid}: {err}")
+            if isinstance(reply, ClientFailure):
+                answered.add(pid)
+                failures.append(reply)
                 continue
-            seen.add(pid)
+            try:
+                if pid not in expected or pid in answered:
+                    raise _Rejected("invalid", "reply from a partition that was not asked to train")
+                answered.add(pid)
+                update, report = self._decode(reply, sent)
+            except _Rejected as err:
+                failures.append(ClientFailure(pid, str(err), err.cause))
+                continue
+            except PayloadError as err:
+                failures.append(ClientFailure(pid, f"undecodable update: {err}", "malformed"))
+                continue
+            except (ValueError, KeyError, TypeError) as err:
+                failures.append(ClientFailure(pid, f"{type(err).__name__}: {err}", "invalid"))
+                continue
             updates.append(update)
             reports.append((pid, reply.metrics))
             reports.append((pid, uplink_client_metrics(report)))
-        for reason in dropped:
-            LOGGER.warning("round %d: dropped update from %s", self.round, reason)
+        failures += self._missing(expected - answered)
+        failures.sort(key=_partition_order)
+        for failure in failures:
+            _log_failure(self.round, "train", failure)
         if not updates:
             LOGGER.warning("round %d: no usable update; model unchanged", self.round)
-        return updates, reports, dropped
+        return updates, reports, failures
+
+    def _missing(self, partitions: set[int | None]) -> list[ClientFailure]:
+        """A time-out failure for every partition that did not answer."""
+        reason = f"no reply within simulation.round_timeout={self.cfg.simulation.round_timeout:g} s"
+        return [ClientFailure(pid, reason, "timeout") for pid in sorted(partitions)]  # type: ignore[type-var]
+
+    def _check_completion(self, usable: int, sampled: int) -> None:
+        """Stop the run (:class:`RoundIncomplete`) when too few updates are usable."""
+        share = self.cfg.simulation.min_completion
+        needed = math.ceil(share * sampled - 1e-9)
+        if usable >= needed:
+            return
+        message = (
+            f"round {self.round}: {usable} of {sampled} sampled clients sent a usable update, "
+            f"simulation.min_completion={share:g} needs {needed}; the run stops before applying "
+            f"the round; the same command resumes after round {self.round - 1}"
+        )
+        raise RoundIncomplete(message)
 
     def _decode(
         self, reply: TrainReply, sent: dict[str, np.ndarray]
     ) -> tuple[ClientUpdate, PayloadReport]:
         if reply.num_examples <= 0:
-            raise ValueError(f"num-examples={reply.num_examples} must be positive")
+            raise _Rejected("invalid", f"num-examples={reply.num_examples} must be positive")
         state = decode_state(reply.update, expected=self.server.shapes, references=sent)
         for key, value in state.items():
             if value.dtype.kind == "f" and not np.isfinite(value).all():
-                raise ValueError(f"{key}: non-finite values")
+                raise _Rejected("non-finite", f"{key}: non-finite values")
         report = payload_report(state, reply.update, references=sent)
         if reply.client_state is not None:
             self.server.client_states[reply.partition_id] = reply.client_state
@@ -229,7 +282,10 @@ class FederatedRun:
         return ClientUpdate(reply.partition_id, tensors, reply.num_examples, reply.metrics), report
 
     def _federated_evaluation(self, ctx: RoundContext) -> dict[str, Any]:
-        """Evaluate the new global model on sampled clients' test splits (if enabled)."""
+        """Evaluate the new global model on sampled clients' test splits (if enabled).
+
+        A failed evaluation is logged once and recorded in ``fed_eval_failures``.
+        """
         sampler = self.server.eval_sampler
         if sampler is None:
             return {}
@@ -237,20 +293,24 @@ class FederatedRun:
         _, model, report = self._downlink()
         instructions = [EvaluateInstruction(ctx, pid, model) for pid in clients]
         results: list[tuple[int, float, float]] = []
+        failures: list[ClientFailure] = []
+        answered: set[int | None] = set()
         for reply in sorted(self.executor.evaluate(instructions), key=_partition_order):
+            answered.add(reply.partition_id)
             try:
                 n, loss, acc = _check_evaluation(reply, clients)
             except (ValueError, TypeError) as err:
-                LOGGER.warning(
-                    "round %d: dropped evaluation from partition %s: %s",
-                    ctx.round,
-                    reply.partition_id,
-                    err,
-                )
+                cause = reply.cause if isinstance(reply, ClientFailure) else "invalid"
+                failures.append(ClientFailure(reply.partition_id, str(err), cause))
                 continue
             results.append((n, loss, acc))
+        failures += self._missing(set(clients) - answered)
+        failures.sort(key=_partition_order)
+        for failure in failures:
+            _log_failure(ctx.round, "evaluate", failure)
         row: dict[str, Any] = {
             "fed_eval_clients": clients,
+            "fed_eval_failures": [_as_record(f) for f in failures],
             "fed_eval_downlink_bytes": model.nbytes * len(clients),
             "fed_eval_downlink_dense_bytes": report.dense_bytes * len(clients),
         }
@@ -260,6 +320,22 @@ class FederatedRun:
             row["fed_accuracy"] = sum(n * acc for n, _, acc in results) / total
             row["fed_eval_examples"] = total
         return row
+
+
+def _log_failure(server_round: int, stage: str, failure: ClientFailure) -> None:
+    LOGGER.warning(
+        "round %d: %s of partition %s failed (%s): %s",
+        server_round,
+        stage,
+        failure.partition_id,
+        failure.cause,
+        failure.reason,
+    )
+
+
+def _as_record(failure: ClientFailure) -> dict[str, Any]:
+    """A failure as a row of ``metrics.jsonl``."""
+    return {"partition": failure.partition_id, "cause": failure.cause, "reason": failure.reason}
 
 
 def _partition_order(reply: Any) -> tuple[int, int]:

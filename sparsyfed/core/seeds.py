@@ -16,6 +16,7 @@ import numpy as np
 INITIAL_MODEL = 0
 CLIENT_SAMPLER = 1
 EVAL_SAMPLER = 2
+FAULTS = 11
 QUANTIZATION = 7  # fourth coordinate of a client stream, apart from its training stream
 
 
@@ -56,6 +57,13 @@ class SeedStreams:
     def quantization(self, server_round: int, partition_id: int) -> int:
         """A client's stochastic rounding of its upload in one round."""
         return derive_seed(self.seed, server_round, partition_id, QUANTIZATION)
+
+    def faults(self, server_round: int, fault_seed: int) -> int:
+        """Which sampled clients fault in one round (config ``faults.seed``).
+
+        Five coordinates, so it cannot meet a client stream (three or four).
+        """
+        return derive_seed(self.seed, FAULTS, fault_seed, server_round, FAULTS)
 
     def method(self, tag: int) -> int:
         """A run-level stream a method owns (``tag`` distinguishes its purposes)."""

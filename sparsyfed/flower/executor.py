@@ -90,14 +90,16 @@ class GridExecutor:
         for reply in self.grid.send_and_receive(messages, timeout=self.timeout):
             pid = self._node_to_partition.get(reply.metadata.src_node_id)
             if reply.has_error():
-                out.append(ClientFailure(pid, reply.error.reason[-300:]))
+                out.append(ClientFailure(pid, reply.error.reason[-300:], "error"))
                 continue
             try:
                 parsed = from_content(reply.content)
-                if parsed.partition_id != pid:
-                    raise ValueError("reply names another partition than its node holds")
             except (ValueError, KeyError, TypeError) as err:
-                out.append(ClientFailure(pid, f"malformed reply: {err}"))
+                out.append(ClientFailure(pid, f"unreadable reply: {err!r}", "malformed"))
+                continue
+            if parsed.partition_id != pid:
+                reason = "reply names another partition than its node holds"
+                out.append(ClientFailure(pid, reason, "invalid"))
                 continue
             out.append(parsed)
         return out

@@ -86,6 +86,8 @@ def train_content(instruction: TrainInstruction, run_config: str) -> RecordDict:
     )
     put_message(content, "model", instruction.model)
     put_message(content, "client-state", instruction.client_state)
+    if instruction.fault is not None:
+        content[CONFIG]["fault"] = instruction.fault
     return content
 
 
@@ -95,7 +97,10 @@ def read_train(content: RecordDict) -> tuple[TrainInstruction, str]:
     model = get_message(content, "model")
     if model is None:
         raise ValueError("train message without a model")
-    return TrainInstruction(ctx, pid, model, get_message(content, "client-state")), run_config
+    fault = content.config_records[CONFIG].get("fault")
+    state = get_message(content, "client-state")
+    instruction = TrainInstruction(ctx, pid, model, state, None if fault is None else str(fault))
+    return instruction, run_config
 
 
 def evaluate_content(instruction: EvaluateInstruction, run_config: str) -> RecordDict:

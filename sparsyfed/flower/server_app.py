@@ -16,6 +16,7 @@ reached through :class:`~sparsyfed.flower.executor.GridExecutor`.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from sparsyfed.config import compose_config, load_config
 from sparsyfed.config.schema import RunConfig
+from sparsyfed.core.run import RoundIncomplete
 from sparsyfed.core.task import Task
 from sparsyfed.flower.executor import GridExecutor
 from sparsyfed.run.directory import Decision, Status
@@ -45,16 +47,22 @@ def run_server(grid: Grid, cfg: RunConfig, decision: Decision | None = None) -> 
 
 
 def make_server_app(
-    cfg: RunConfig, decision: Decision, results: list[dict[str, Any]] | None = None
+    cfg: RunConfig, decision: Decision, results: list[dict[str, Any] | Exception]
 ) -> ServerApp:
-    """Build a ServerApp bound to a validated config; summaries are appended to ``results``."""
+    """Build a ServerApp bound to a validated config.
+
+    Its summary, or the exception that ended the run, is appended to
+    ``results``: the caller raises it again outside Flower's thread, so the
+    user sees the run's own error, not Flower's report of it.
+    """
     server_app = ServerApp()
 
     @server_app.main()
     def _main(grid: Grid, context: Context) -> None:
-        summary = run_server(grid, cfg, decision)
-        if results is not None:
-            results.append(summary)
+        try:
+            results.append(run_server(grid, cfg, decision))
+        except Exception as err:  # handed to the caller, see above
+            results.append(err)
 
     return server_app
 
@@ -72,10 +80,16 @@ def config_from_run_config(run_config: Mapping[str, Any]) -> RunConfig:
     return cfg
 
 
+LOGGER = logging.getLogger("sparsyfed")
+
 app = ServerApp()
 
 
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     """Entry point of ``flwr run .``."""
-    run_server(grid, config_from_run_config(context.run_config))
+    try:
+        run_server(grid, config_from_run_config(context.run_config))
+    except RoundIncomplete as err:
+        LOGGER.error("error: %s", err)
+        raise

@@ -51,7 +51,7 @@ def simulate(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
         "client_resources": {"num_cpus": sim.client_cpus, "num_gpus": sim.client_gpus},
         "init_args": init_args,
     }
-    results: list[dict[str, Any]] = []
+    results: list[dict[str, Any] | Exception] = []
     run_simulation(
         server_app=make_server_app(cfg, decision, results),
         client_app=client_app,
@@ -63,4 +63,6 @@ def simulate(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
         raise RuntimeError(
             "the simulation ended without a result; rerun with simulation.verbose=true"
         )
+    if isinstance(results[0], Exception):
+        raise results[0]
     return results[0]

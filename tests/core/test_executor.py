@@ -38,6 +38,8 @@ def test_a_failing_client_is_dropped_and_named(tmp_path, data_dir, monkeypatch):
     summary = execute(cfg, LocalExecutor(cfg), plan(cfg))
     rows = read_rows(cfg)
     assert rows[1]["num_updates"] == cfg.clients_per_round - 1
-    assert rows[1]["dropped_updates"] == [f"partition {failing}: RuntimeError('disk on fire')"]
+    [failure] = rows[1]["client_failures"]
+    assert failure["partition"] == failing and failure["cause"] == "error"
+    assert failure["reason"].startswith("RuntimeError: disk on fire at test_executor.py:")
     assert str(failing) not in rows[1]["uplink_bytes_per_client"]
-    assert rows[2]["dropped_updates"] == [] and summary["rounds"] == 2
+    assert rows[2]["client_failures"] == [] and summary["rounds"] == 2
