@@ -31,6 +31,10 @@ from sparsyfed.flower.records import (
 )
 
 NODE_WAIT_SECONDS = 60.0
+"""How long the federation may take to register its nodes."""
+DISCOVERY_TIMEOUT_SECONDS = 300.0
+"""How long the nodes may take to answer the partition query (workers start and import
+torch on their first message), whatever the round time-out."""
 
 
 class GridExecutor:
@@ -45,7 +49,8 @@ class GridExecutor:
     run_config : str
         The run config as JSON, carried by every instruction.
     timeout : float
-        Seconds to wait for the replies of one round.
+        Seconds to wait for the replies of one round (``simulation.round_timeout``);
+        later replies are ignored.
 
     """
 
@@ -53,7 +58,7 @@ class GridExecutor:
         self.grid = grid
         self.run_config = run_config
         self.timeout = timeout
-        self.partition_to_node = discover_partitions(grid, num_clients, timeout)
+        self.partition_to_node = discover_partitions(grid, num_clients, DISCOVERY_TIMEOUT_SECONDS)
         self._node_to_partition = {n: p for p, n in self.partition_to_node.items()}
 
     def train(self, instructions: Sequence[TrainInstruction]) -> list[TrainReply | ClientFailure]:

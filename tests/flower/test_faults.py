@@ -8,12 +8,13 @@ waiting.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
 import numpy as np
 import pytest
-from helpers import make_cfg, read_rows
+from helpers import TINY, make_cfg, read_rows
 from inprocess_grid import InProcessGrid, run_inprocess
 
 from sparsyfed.callbacks.base import Callback
@@ -22,6 +23,7 @@ from sparsyfed.core.client import run_client_round
 from sparsyfed.core.faults import CLIENT_FAULTS, fault_plan
 from sparsyfed.core.run import RoundIncomplete
 from sparsyfed.core.seeds import SeedStreams
+from sparsyfed.core.server import FederatedServer
 from sparsyfed.core.task import get_task
 from sparsyfed.flower.client_app import app as client_app
 from sparsyfed.run import session
@@ -159,3 +161,108 @@ def test_min_completion_zero_keeps_going_without_any_update(tmp_path, data_dir):
     rows = read_rows(cfg)
     assert [r["num_updates"] for r in rows[1:]] == [0, 0]
     assert rows[2]["loss"] == rows[0]["loss"]  # model unchanged
+
+
+def helpers_overrides(args: list[str], data_dir) -> list[str]:
+    """The overrides of :func:`helpers.make_cfg` as a command line."""
+    return [*TINY, f"data_dir={data_dir}", *args]
+
+
+def _covering_seed(cfg, rounds: int) -> int:
+    """A ``faults.seed`` whose faulty clients act out every fault kind within ``rounds``."""
+    import dataclasses
+
+    server = FederatedServer(cfg)
+    sampled = [server.sample_clients() for _ in range(rounds)]
+    for seed in range(200):
+        faults = dataclasses.replace(cfg.faults, seed=seed)
+        kinds = {
+            k
+            for r in range(rounds)
+            for k in fault_plan(faults, SeedStreams(cfg.seed), r + 1, sampled[r]).values()
+        }
+        if kinds == set(CLIENT_FAULTS):
+            return seed
+    raise AssertionError("no faults.seed in 0..199 covers every kind")
+
+
+@pytest.mark.slow
+def test_every_fault_kind_under_ray_rounds_complete_and_match_the_bare_loop(tmp_path, data_dir):
+    """``python -m sparsyfed`` (Ray workers, real time-outs): the same run as the bare loop."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sparsyfed.core.executor import LocalExecutor
+    from sparsyfed.run.session import execute, plan
+
+    args = [
+        *FAULTY, "faults.kind=mix", "faults.fraction=0.4", "simulation.round_timeout=6",
+        "simulation.server_threads=1",
+    ]  # fmt: skip
+    probe = make_cfg(tmp_path / "probe", data_dir, *args)
+    args.append(f"faults.seed={_covering_seed(probe, probe.rounds)}")
+    real = make_cfg(tmp_path / "ray", data_dir, *args)
+    cmd = [
+        sys.executable,
+        "-m",
+        "sparsyfed",
+        *helpers_overrides(args, data_dir),
+        f"output_dir={real.output_dir}",
+    ]
+    proc = subprocess.run(
+        cmd, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    bare = make_cfg(tmp_path / "bare", data_dir, *args)
+    execute(bare, LocalExecutor(bare), plan(bare))
+    rows, want = read_rows(real), read_rows(bare)
+    assert len(rows) == real.rounds + 1
+    kinds = set()
+    for row, ref in zip(rows[1:], want[1:], strict=True):
+        plan_ = fault_plan(real.faults, SeedStreams(real.seed), row["round"], row["clients"])
+        kinds |= set(plan_.values())
+        assert [f["partition"] for f in row["client_failures"]] == sorted(plan_)
+        assert [f["cause"] for f in row["client_failures"]] == [
+            CAUSE[plan_[p]] for p in sorted(plan_)
+        ]
+        assert [f["cause"] for f in ref["client_failures"]] == [
+            CAUSE[plan_[p]] for p in sorted(plan_)
+        ]
+        assert (row["loss"], row["accuracy"]) == (ref["loss"], ref["accuracy"])
+        for pid, kind in plan_.items():
+            line = f"round {row['round']}: train of partition {pid} failed ({CAUSE[kind]}): "
+            assert proc.stderr.count(line) == 1, proc.stderr[-2000:]
+    assert kinds == set(CLIENT_FAULTS)
+    assert "Traceback" not in proc.stderr
+
+
+def test_python_m_exits_3_with_one_line_when_a_round_is_incomplete(
+    tmp_path, data_dir, monkeypatch, capsys
+):
+    from sparsyfed import __main__ as entry
+    from sparsyfed.core.executor import LocalExecutor
+    from sparsyfed.run.session import execute
+
+    monkeypatch.setattr(
+        "sparsyfed.flower.simulation.simulate",
+        lambda cfg, decision: execute(cfg, LocalExecutor(cfg), decision),
+    )
+    out = tmp_path / "run"
+    args = ["rounds=2", "faults.kind=raise", "faults.fraction=0.5", f"output_dir={out}"]
+    argv = ["sparsyfed", *helpers_overrides(args, data_dir), f"hydra.run.dir={tmp_path / 'hydra'}"]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == entry.EXIT_INCOMPLETE == 3
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: round 1: 1 of 3 sampled clients sent a usable update, simulation.min_completion=0.5 "
+        "needs 2; the run stops before applying the round; the same command resumes after round 0"
+    ]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in rows] == [0] and not (out / "summary.json").exists()
+    healed = [a for a in argv if not a.startswith("faults.")]
+    monkeypatch.setattr("sys.argv", healed)
+    entry.main()  # the same command, the faults gone: resumes and completes
+    assert json.loads((out / "summary.json").read_text())["rounds"] == 2
