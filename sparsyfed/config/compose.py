@@ -47,22 +47,65 @@ def check_group_choices(overrides: Sequence[str]) -> None:
 
 
 def check_override_keys(overrides: Sequence[str]) -> None:
-    """Raise :class:`ConfigError` for a plain ``key=value`` override of an unknown top-level key.
+    """Raise :class:`ConfigError` for an override of a key the config does not have.
 
-    Hydra would refuse it with "Could not override" and no hint; this names the
-    closest known key. ``+key`` / ``~key`` and ``hydra.*`` overrides are left to Hydra
-    and to the config validation.
+    Hydra would refuse a mistyped ``key=value`` with "Could not override" and no
+    hint, and would accept ``+key=value`` only to have the validation refuse it
+    after Hydra created its run directory. Every level of the key's path must
+    exist in the config composed with the override's group choices (with a
+    multirun list, in the config of any of its choices); the error names the
+    closest known key. Group choices themselves are checked by
+    :func:`check_group_choices`; ``hydra.*`` overrides are left to Hydra.
     """
     from sparsyfed.validation import unknown_key
 
-    plain = [o for o in overrides if "=" in o and not o.startswith(("+", "~", "hydra."))]
-    if not plain:
+    items = [o for o in overrides if "=" in o or o.startswith("~")]
+    items = [o for o in items if not o.lstrip("+~").startswith("hydra.")]
+    keys = [o.lstrip("+~").partition("=")[0] for o in items]
+    if all(k in GROUPS for k in keys):
         return
-    known = set(compose_config([])) | set(GROUPS)
-    for item in plain:
-        top = item.partition("=")[0].split(".", 1)[0]
-        if top not in known:
-            unknown_key(top, sorted(known))
+    try:
+        configs = [compose_config(choices) for choices in _choice_sets(items)]
+    except ConfigError:
+        raise
+    except Exception as err:  # Hydra's composition errors, as one line
+        raise ConfigError("; ".join(str(err).strip().splitlines())) from err
+    for key in keys:
+        if key in GROUPS:
+            continue
+        parts = key.split(".")
+        for depth in range(1, len(parts) + 1):
+            levels = [_node(c, parts[: depth - 1]) for c in configs]
+            known = set().union(*(set(n) for n in levels if isinstance(n, dict)))
+            if not known:
+                break  # below a plain value: Hydra reports it
+            if depth == 1:
+                known |= set(GROUPS)
+            if parts[depth - 1] not in known:
+                unknown_key(".".join(parts[:depth]), known)
+
+
+def _choice_sets(items: Sequence[str]) -> list[list[str]]:
+    """Group choices to compose with: the first of every list, then each other one alone."""
+    choices = [
+        (k, v.split(","))
+        for k, _, v in (o.partition("=") for o in items)
+        if k.lstrip("+~") in GROUPS
+    ]
+    base = [f"{k}={values[0]}" for k, values in choices]
+    sets = [base]
+    for i, (key, values) in enumerate(choices):
+        for value in values[1:]:
+            sets.append([*base[:i], f"{key}={value}", *base[i + 1 :]])
+    return sets
+
+
+def _node(config: Any, path: Sequence[str]) -> Any:
+    for part in path:
+        if not isinstance(config, dict) or part not in config:
+            return None
+        config = config[part]
+    return config
 
 
 def compose_config(overrides: Sequence[str] | str = ()) -> dict[str, Any]:

@@ -44,7 +44,12 @@ def build_model(
     """
     options = dict(options)
     if name == "uniform_cnn":
-        return UniformCNN(input_shape[0], num_classes, spatial_dims=len(input_shape) - 1, **options)
+        # (C, L) sequences and (C, 1, L) one-row waveforms convolve in 1-D, images in 2-D.
+        one_row = len(input_shape) == 3 and input_shape[1] == 1
+        dims = 1 if one_row else len(input_shape) - 1
+        return UniformCNN(
+            input_shape[0], num_classes, spatial_dims=dims, squeeze_height=one_row, **options
+        )
     if name in RESNET_BUILDERS:
         if options:
             raise ValueError(f"model.name={name!r} takes no options, got {sorted(options)}")

@@ -33,6 +33,9 @@ class UniformCNN(nn.Module):
     pool_start : int
         Index of the first block with a max-pool (blocks ``pool_start`` to
         ``pool_start + pool_layers - 1`` pool).
+    squeeze_height : bool
+        Inputs are ``(B, C, 1, L)`` (a waveform stored as a one-row image, as
+        Speech Commands): drop the height and convolve in 1-D.
 
     """
 
@@ -46,8 +49,10 @@ class UniformCNN(nn.Module):
         kernel_size: int = 5,
         pool_layers: int = 3,
         pool_start: int = 0,
+        squeeze_height: bool = False,
     ) -> None:
         super().__init__()
+        self.squeeze_height = squeeze_height
         if spatial_dims not in (1, 2):
             raise ValueError(f"spatial_dims={spatial_dims!r} must be 1 or 2")
         conv = nn.Conv1d if spatial_dims == 1 else nn.Conv2d
@@ -70,4 +75,6 @@ class UniformCNN(nn.Module):
         self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:  # noqa: D102
+        if self.squeeze_height:
+            x = x.flatten(2)
         return self.classifier(self.pool(self.features(x)).flatten(1))

@@ -28,6 +28,11 @@ def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
     ("args", "message"),
     [
         (["sparsty=0.9"], "error: sparsty is not a known key; did you mean sparsity?"),
+        (["+foo=1"], "error: foo is not a known key; known keys: aggregation, "),
+        (
+            ["simulation.round_timout=5"],
+            "error: simulation.round_timout is not a known key; did you mean simulation.round_timeout?",
+        ),
         (["output_dir=/dev/null/run"], "/dev/null is a file, not a directory"),
         (["output_dir=/proc/forbidden/run"], "/proc is not writable"),
     ],
@@ -71,4 +76,43 @@ def test_more_clients_than_samples_and_a_mismatched_model_are_refused(tmp_path, 
 def test_override_keys_suggest_the_closest_known_key():
     with pytest.raises(ConfigError, match="did you mean sparsity"):
         check_override_keys(["sparsty=0.9"])
+    with pytest.raises(ConfigError, match="did you mean sparsity"):
+        check_override_keys(["+sparsty=0.9"])
+    with pytest.raises(
+        ConfigError, match=r"^lr\.inital is not a known key; did you mean lr\.initial\?"
+    ):
+        check_override_keys(["lr.inital=0.1"])
+    with pytest.raises(ConfigError, match=r"^method\.round1_mask is not a known key"):
+        check_override_keys(["method.round1_mask=false"])  # a FLASH option, not SparsyFed's
+    check_override_keys(["method=flash", "method.round1_mask=false"])
+    check_override_keys(["method=sparsyfed,flash", "method.round1_mask=false", "seed=0,1"])
     check_override_keys(["sparsity=0.9", "+experiment=cifar10_alpha0.1", "lr.initial=0.1"])
+    check_override_keys(
+        ["+experiment=speech_alpha0.1", "dataset.features=mfcc", "hydra.verbose=true"]
+    )
+    with pytest.raises(ConfigError, match=r"^Could not override 'experiment'.*use \+experiment="):
+        check_override_keys(["experiment=speech_alpha0.1", "rounds=2"])
+
+
+@pytest.mark.parametrize("name", ["mnist1d", "digits", "cifar10", "cifar100", "speech_commands"])
+def test_every_dataset_runs_with_its_default_model(tmp_path, data_dir, name):
+    from paper_data_fixtures import write_cifar10, write_cifar100, write_speech_commands
+
+    root = data_dir
+    if name == "cifar10":
+        root = tmp_path / "data"
+        write_cifar10(root, train_sizes=(20,) * 5, test_size=60)
+    elif name == "cifar100":
+        root = tmp_path / "data"
+        write_cifar100(root, train_size=600, test_size=400)
+    elif name == "speech_commands":
+        root = tmp_path / "data"
+        write_speech_commands(root / "speech_commands_v0.02")
+    small = ["num_clients=2", "clients_per_round=1", "partition.scheme=iid", f"data_dir={root}"]
+    cfg = make_cfg(tmp_path, root, f"dataset={name}", *small, base=[])
+    assert cfg.model.name == "uniform_cnn"
+    task = Task(cfg)
+    x = torch.as_tensor(task.dataset.x_train[:2])
+    with torch.no_grad():
+        out = task.new_model().eval()(x)
+    assert out.shape == (2, task.dataset.num_classes) and torch.isfinite(out).all()
