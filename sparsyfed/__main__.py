@@ -21,6 +21,7 @@ from sparsyfed.config import (
 )
 from sparsyfed.core.task import Task
 from sparsyfed.data import DatasetNotFoundError
+from sparsyfed.flower.ray_cluster import RayResourcesError, check_cluster
 from sparsyfed.run.directory import Status
 from sparsyfed.run.files import ERROR_FILE
 from sparsyfed.run.preflight import check_device, check_output_dir, check_output_path, check_task
@@ -36,6 +37,7 @@ def _run(cfg: DictConfig) -> float:
         run_cfg = load_config(plain)
         check_output_dir(run_cfg)
         check_device(run_cfg)
+        check_cluster(run_cfg)
         decision = plan(run_cfg)
         if decision.status is Status.COMPLETE:
             return float((decision.summary or {}).get("final_accuracy", float("nan")))
@@ -53,6 +55,9 @@ def _run(cfg: DictConfig) -> float:
 
     try:
         summary = simulate(run_cfg, decision)
+    except RayResourcesError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     except Exception:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise
