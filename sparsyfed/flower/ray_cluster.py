@@ -97,8 +97,9 @@ def check_cluster(cfg: RunConfig) -> None:
     Raises
     ------
     ConfigError
-        For ``simulation.client_gpus > 0`` with ``device=cpu`` or without CUDA
-        on this machine (local Ray); and, when attaching, for a malformed
+        For ``simulation.client_gpus > 0`` with ``device=cpu``, with
+        ``device=cuda:N`` (N > 0; a worker sees its one GPU as ``cuda:0``) or
+        without CUDA on this machine (local Ray); and, when attaching, for a malformed
         address, ``simulation.ray_cpus`` set, ``device=cuda`` without a GPU
         share per client, or no cluster answering at the address.
 
