@@ -23,6 +23,7 @@ from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.run import RoundIncomplete
 from sparsyfed.core.task import Task
 from sparsyfed.data import DatasetNotFoundError
+from sparsyfed.flower.ray_cluster import RayResourcesError, check_cluster
 from sparsyfed.run.directory import Status
 from sparsyfed.run.files import ERROR_FILE
 from sparsyfed.run.preflight import check_device, check_output_dir, check_output_path, check_task
@@ -41,6 +42,7 @@ def _run(cfg: DictConfig) -> float:
         run_cfg = load_config(plain)
         check_output_dir(run_cfg)
         check_device(run_cfg)
+        check_cluster(run_cfg)
         decision = plan(run_cfg)
         if decision.status is Status.COMPLETE:
             return float((decision.summary or {}).get("final_accuracy", float("nan")))
@@ -64,6 +66,9 @@ def _run(cfg: DictConfig) -> float:
             sys.exit(EXIT_INCOMPLETE)
         _record_failed_job(run_cfg)
         return float("nan")
+    except RayResourcesError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     except Exception:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise

@@ -43,6 +43,7 @@ OPERATIONAL_KEYS = (
     "simulation.round_timeout",
     "simulation.min_completion",
     "faults",
+    "simulation.ray_address",
     "wandb",
     "checkpoint",
 )
@@ -144,6 +145,7 @@ class SimulationConfig:
     client_threads: int
     server_threads: int | None
     ray_cpus: int | None
+    ray_address: str | None
     round_timeout: float
     min_completion: float
     verbose: bool
@@ -426,16 +428,30 @@ def _optional_int(key: str, value: Any, minimum: int) -> int | None:
     return None if value is None else as_int(key, value, minimum)
 
 
+def _optional_address(value: Any) -> str | None:
+    """``simulation.ray_address``: null, or a word without blanks (its form is checked at start)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or value != value.strip() or " " in value:
+        fail("simulation.ray_address", value, "null, local, auto or host:port")
+    return value
+
+
 def _simulation(block: Mapping[str, Any]) -> SimulationConfig:
     read = _Reader(block, "simulation.")
     sim = SimulationConfig(
         client_cpus=read.number("client_cpus", lambda v: v > 0, "it must be > 0"),
-        client_gpus=read.number("client_gpus", lambda v: v >= 0, "it must be >= 0"),
+        client_gpus=read.number(
+            "client_gpus",
+            lambda v: 0 <= v <= 1 or float(v).is_integer(),
+            "it must be a GPU share in [0, 1] or a whole number of GPUs",
+        ),
         client_threads=read.int("client_threads", 1),
         server_threads=_optional_int(
             "simulation.server_threads", read("server_threads"), minimum=1
         ),
         ray_cpus=_optional_int("simulation.ray_cpus", read("ray_cpus"), minimum=1),
+        ray_address=_optional_address(read("ray_address")),
         round_timeout=read.number("round_timeout", lambda v: v > 0, "it must be > 0 seconds"),
         min_completion=read.number(
             "min_completion", lambda v: 0 <= v <= 1, "it must lie in [0, 1] (a share of clients)"

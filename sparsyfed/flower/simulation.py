@@ -6,7 +6,9 @@ import logging
 import os
 from typing import Any
 
+from sparsyfed.callbacks.console import get_logger
 from sparsyfed.config.schema import RunConfig
+from sparsyfed.flower.ray_cluster import init_args, start_ray
 from sparsyfed.run.directory import Decision
 
 
@@ -27,10 +29,19 @@ def quiet_environment(verbose: bool) -> None:
 def simulate(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     """Run one federated simulation of a validated config; return its summary.
 
-    One Ray worker per ``simulation.client_cpus`` CPUs trains the sampled
-    clients; the ServerApp (aggregation and central evaluation) runs in this
-    process. ``decision`` says whether the run starts or resumes
+    One Ray worker per ``simulation.client_cpus`` CPUs (and
+    ``simulation.client_gpus`` GPUs) trains the sampled clients, on a local Ray
+    or on the cluster of ``simulation.ray_address`` / ``RAY_ADDRESS``
+    (:mod:`sparsyfed.flower.ray_cluster`); the ServerApp (aggregation and
+    central evaluation) runs in this process. Prints one line saying where
+    both compute. ``decision`` says whether the run starts or resumes
     (:func:`sparsyfed.run.session.plan`).
+
+    Raises
+    ------
+    RayResourcesError
+        When Ray cannot host one client with the configured resources.
+
     """
     sim = cfg.simulation
     verbose = sim.verbose
@@ -40,25 +51,22 @@ def simulate(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     from sparsyfed.flower.client_app import app as client_app
     from sparsyfed.flower.server_app import make_server_app
 
-    init_args: dict[str, Any] = {
-        "logging_level": "INFO" if verbose else "ERROR",
-        "log_to_driver": verbose,
-        "include_dashboard": False,
-    }
-    if sim.ray_cpus:
-        init_args["num_cpus"] = sim.ray_cpus
-    backend_config = {
-        "client_resources": {"num_cpus": sim.client_cpus, "num_gpus": sim.client_gpus},
-        "init_args": init_args,
-    }
+    client_resources = {"num_cpus": sim.client_cpus, "num_gpus": sim.client_gpus}
+    backend_config = {"client_resources": client_resources, "init_args": init_args(cfg)}
+    get_logger().info(start_ray(cfg, client_resources))
     results: list[dict[str, Any] | Exception] = []
-    run_simulation(
-        server_app=make_server_app(cfg, decision, results),
-        client_app=client_app,
-        num_supernodes=cfg.num_clients,
-        backend_config=backend_config,
-        verbose_logging=verbose,
-    )
+    try:
+        run_simulation(
+            server_app=make_server_app(cfg, decision, results),
+            client_app=client_app,
+            num_supernodes=cfg.num_clients,
+            backend_config=backend_config,
+            verbose_logging=verbose,
+        )
+    finally:
+        import ray
+
+        ray.shutdown()  # Flower's backend does it too, unless the run failed before it started
     if not results:
         raise RuntimeError(
             "the simulation ended without a result; rerun with simulation.verbose=true"
