@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,12 +26,14 @@ from typing import Any
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
-from sparsyfed.config import compose_config, load_config
+from sparsyfed.config import ConfigError, check_override_keys, compose_config, load_config
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.run import RoundIncomplete
 from sparsyfed.core.task import Task
+from sparsyfed.data import DatasetNotFoundError
 from sparsyfed.flower.executor import GridExecutor
 from sparsyfed.run.directory import Decision, Status
+from sparsyfed.run.preflight import check_device, check_output_dir, check_task
 from sparsyfed.run.session import execute, plan
 
 
@@ -68,15 +71,24 @@ def make_server_app(
 
 
 def config_from_run_config(run_config: Mapping[str, Any]) -> RunConfig:
-    """Compose and validate the run config of ``flwr run`` (keys ``overrides``, ``output-dir``)."""
-    plain = compose_config(str(run_config.get("overrides", "")))
+    """Compose and validate the run config of ``flwr run`` (keys ``overrides``, ``output-dir``).
+
+    The same checks as ``python -m sparsyfed`` run here, before any client is
+    addressed: unknown keys, the output directory, the device, the dataset,
+    the number of clients and the model's fit to the data.
+    """
+    overrides = shlex.split(str(run_config.get("overrides", "")))
+    check_override_keys(overrides)
+    plain = compose_config(overrides)
     output_dir = str(run_config.get("output-dir", "")) or plain.get("output_dir")
     if not output_dir:
         stamp = time.strftime("%Y-%m-%d/%H-%M-%S")
         output_dir = f"outputs/flwr/{stamp}-{plain['method']['name']}"
     plain["output_dir"] = str(Path(output_dir).expanduser().resolve())
     cfg = load_config(plain)
-    Task(cfg).dataset  # noqa: B018  (fail here, clearly, when the dataset is missing)
+    check_output_dir(cfg)
+    check_device(cfg)
+    check_task(Task(cfg))
     return cfg
 
 
@@ -89,7 +101,12 @@ app = ServerApp()
 def main(grid: Grid, context: Context) -> None:
     """Entry point of ``flwr run .``."""
     try:
-        run_server(grid, config_from_run_config(context.run_config))
+        cfg = config_from_run_config(context.run_config)
+    except (ConfigError, DatasetNotFoundError) as err:
+        LOGGER.error("error: %s", err)  # the one line of python -m sparsyfed, in the run's log
+        raise
+    try:
+        run_server(grid, cfg)
     except RoundIncomplete as err:
         LOGGER.error("error: %s", err)
         raise

@@ -116,3 +116,23 @@ def test_every_dataset_runs_with_its_default_model(tmp_path, data_dir, name):
     with torch.no_grad():
         out = task.new_model().eval()(x)
     assert out.shape == (2, task.dataset.num_classes) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ("sparsty=0.9", "sparsty is not a known key; did you mean sparsity?"),
+        ("num_clients=100000", "num_clients=100000 is not allowed: at most the"),
+        ("model=resnet18_cifar", "model=resnet18_cifar cannot take dataset=mnist1d"),
+    ],
+)
+def test_the_flwr_run_entry_point_makes_the_same_checks(tmp_path, data_dir, overrides, message):
+    from sparsyfed.flower.server_app import config_from_run_config
+
+    run_config = {
+        "overrides": f"{overrides} data_dir={data_dir}",
+        "output-dir": str(tmp_path / "run"),
+    }
+    with pytest.raises(ConfigError, match=message):
+        config_from_run_config(run_config)
+    assert not (tmp_path / "run").exists()
