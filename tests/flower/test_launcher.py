@@ -1,0 +1,121 @@
+"""``python -m sparsyfed.flower.launch``: ``flwr run`` with a true exit code.
+
+A bad input is one line and exit code 2 with nothing started (in process,
+with every way of starting something replaced by a failure); a real run that
+fails in the ServerApp exits 1, a tiny real run exits 0 with ``summary.json``,
+and neither leaves a Flower process of its private home or port behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sparsyfed.flower import launch
+from sparsyfed.flower.flwr_cli import free_port, managed_superlinks, toml_string
+from sparsyfed.flower.processes import find
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = [
+    "rounds=1",
+    "num_clients=4",
+    "clients_per_round=2",
+    "dataset.num_samples=1500",
+    "model.width=16",
+    "model.depth=4",
+]
+
+
+def run_launcher(args: list[str]) -> subprocess.CompletedProcess:
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "sparsyfed.flower.launch", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def assert_nothing_left(home: Path, port: int) -> None:
+    assert managed_superlinks(home) == []
+    assert find(str(home)) == []
+    assert find(f"127.0.0.1:{port}") == []  # the SuperExec and flwr-simulation of the SuperLink
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("rounds=0x", "rounds='0x' is not allowed"),
+        ("metod=fedavg", "did you mean method?"),
+        ("simulation.client_cpus=0.5", "simulation.client_cpus=0.5 is not allowed"),
+        ("num_clients=2000", "num_clients=2000 is not allowed"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_starts_nothing(
+    tmp_path, data_dir, capsys, monkeypatch, override, message
+):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the launcher started something for a bad input")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(launch.tempfile, "mkdtemp", refuse)
+    out = tmp_path / "run"
+    args = [*SMALL, f"data_dir={data_dir}", f"output_dir={out}", override]
+    assert launch.main(args) == launch.BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert not out.exists()
+
+
+def test_run_config_round_trips_through_flowers_parser():
+    import shlex
+
+    from flwr.common.config import parse_config_args
+
+    from sparsyfed.flower.flwr_cli import run_config
+
+    for overrides in (["rounds=2", "method=fedavg"], ["rounds=2", "data_dir=/tmp/x y"]):
+        parsed = parse_config_args([run_config(overrides, "/tmp/o u t")])
+        assert shlex.split(parsed["overrides"]) == overrides
+        assert parsed["output-dir"] == "/tmp/o u t"
+    with pytest.raises(ValueError, match="both"):
+        toml_string('it\'s "quoted"')
+
+
+@pytest.mark.slow
+def test_failed_run_exits_1_and_stops_its_superlink(tmp_path, data_dir):
+    home, out, port = tmp_path / "flwr-home", tmp_path / "run", free_port()
+    # Valid, but no reply can arrive within a millisecond: the ServerApp raises
+    # while it looks for its nodes, and `flwr run --stream` itself exits 0.
+    args = ["--flwr-home", str(home), "--port", str(port), *SMALL, f"data_dir={data_dir}"]
+    args += ["simulation.round_timeout=0.001", f"output_dir={out}"]
+    proc = run_launcher(args)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "finished:failed" in proc.stderr.strip().splitlines()[-1]
+    assert "no node answered" in proc.stdout  # the ServerApp's error was streamed
+    assert not (out / "summary.json").exists()
+    assert_nothing_left(home, port)
+
+
+@pytest.mark.slow
+def test_tiny_run_exits_0_with_summary_and_stops_its_superlink(tmp_path, data_dir):
+    out, port = tmp_path / "run", free_port()
+    proc = run_launcher(["--port", str(port), *SMALL, f"data_dir={data_dir}", f"output_dir={out}"])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rounds"] == 1
+    rows = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["round"] for r in rows] == [0, 1]
+    home = Path(re.search(r"FLWR_HOME=(\S+),", proc.stdout).group(1))
+    assert not home.exists()  # the private Flower home is removed after a completed run
+    assert_nothing_left(home, port)
