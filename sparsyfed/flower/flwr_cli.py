@@ -107,20 +107,23 @@ def flwr_command(
     app_dir: Path | str = ".",
     client_cpus: int = 1,
     connection: str | None = None,
+    federation: Mapping[str, int | float] | None = None,
 ) -> list[str]:
     """``flwr run <app_dir> [connection] --stream`` of ``overrides`` writing to ``out``.
 
     ``num_clients`` and ``client_cpus`` size the simulation federation; a
     deployment ``connection`` (a name in ``$FLWR_HOME/config.toml``) has its
-    own SuperNodes and takes no federation config.
+    own SuperNodes and takes no federation config. ``federation`` adds more
+    ``--federation-config`` keys (e.g. ``{"client-resources-num-gpus": 0.5}``).
     """
     cmd = [str(venv_bin() / "flwr"), "run", str(app_dir)]
     if connection:
         cmd.append(connection)
     cmd += ["--stream", "--run-config", run_config(overrides, out)]
     if not connection:
-        federation = f"num-supernodes={num_clients} client-resources-num-cpus={client_cpus}"
-        cmd += ["--federation-config", federation]
+        keys = {"num-supernodes": num_clients, "client-resources-num-cpus": client_cpus}
+        keys |= dict(federation or {})
+        cmd += ["--federation-config", " ".join(f"{k}={v!r}" for k, v in keys.items())]
     return cmd
 
 

@@ -153,6 +153,17 @@ def _read(path: Path) -> str:
         return ""
 
 
+def federation_extras(cfg: Any) -> dict[str, int | float]:
+    """The ``--federation-config`` keys of ``simulation.client_gpus`` and ``ray_cpus`` when set."""
+    sim = cfg.simulation
+    extras: dict[str, int | float] = {}
+    if sim.client_gpus:
+        extras["client-resources-num-gpus"] = float(sim.client_gpus)
+    if sim.ray_cpus:
+        extras["init-args-num-cpus"] = int(sim.ray_cpus)
+    return extras
+
+
 def run_flwr(
     prepared: Prepared,
     app_dir: Path,
@@ -181,13 +192,13 @@ def run_flwr(
             file=sys.stderr,
         )
         return BAD_INPUT
-    cfg = prepared.cfg
     cmd = flwr_command(
         prepared.overrides,
         prepared.output_dir,
-        cfg.num_clients,
+        prepared.cfg.num_clients,
         app_dir,
-        int(cfg.simulation.client_cpus),
+        int(prepared.cfg.simulation.client_cpus),
+        federation=federation_extras(prepared.cfg),
     )
     print(
         f"sparsyfed-flwr: FLWR_HOME={flwr_home}, SuperLink 127.0.0.1:{http_port}, "

@@ -119,3 +119,23 @@ def test_tiny_run_exits_0_with_summary_and_stops_its_superlink(tmp_path, data_di
     home = Path(re.search(r"FLWR_HOME=(\S+),", proc.stdout).group(1))
     assert not home.exists()  # the private Flower home is removed after a completed run
     assert_nothing_left(home, port)
+
+
+def test_federation_config_carries_gpus_and_ray_cpus_when_set(tmp_path, data_dir):
+    from flwr.cli.run.run import _parse_federation_config_overrides
+    from flwr.cli.typing import SuperLinkConnection
+
+    from sparsyfed.flower.flwr_cli import flwr_command
+
+    args = [*SMALL, f"data_dir={data_dir}", "simulation.client_gpus=0.5", "simulation.ray_cpus=2"]
+    prepared = launch.prepare([*args, f"output_dir={tmp_path / 'run'}"])
+    cmd = flwr_command(
+        prepared.overrides,
+        prepared.output_dir,
+        4,
+        federation=launch.federation_extras(prepared.cfg),
+    )
+    value = cmd[cmd.index("--federation-config") + 1]
+    parsed = _parse_federation_config_overrides([value], SuperLinkConnection("local", ":local:"))
+    assert (parsed.num_supernodes, parsed.client_resources_num_cpus) == (4, 1)
+    assert (parsed.client_resources_num_gpus, parsed.init_args_num_cpus) == (0.5, 2)
