@@ -32,18 +32,49 @@ SMALL = [
 ]
 
 
-def run_launcher(args: list[str]) -> subprocess.CompletedProcess:
-    env = os.environ | {
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+class Launched:
+    """A launcher subprocess and the paths it was given."""
+
+    def __init__(self, args: list[str], out: Path, home: Path | None, port: int) -> None:
+        self.out, self.home, self.port = out, home, port
+        extra = ["--flwr-home", str(home)] if home else []
+        env = os.environ | {
+            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sparsyfed.flower.launch", *extra, "--port", str(port), *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def result(self) -> tuple[int, str, str]:
+        stdout, stderr = self.proc.communicate(timeout=600)
+        return self.proc.returncode, stdout, stderr
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory, data_dir):
+    """A failing and a completing launcher run, started together (each mostly waits for Ray)."""
+    root = tmp_path_factory.mktemp("launcher")
+    common = [*SMALL, f"data_dir={data_dir}"]
+    launch.prepare([*common, f"output_dir={root / 'prep'}"])  # the dataset, generated once
+    # Valid, but no reply can arrive within a millisecond: the ServerApp raises
+    # while it looks for its nodes, and `flwr run --stream` itself exits 0.
+    failing = ["simulation.round_timeout=0.001", f"output_dir={root / 'failed'}"]
+    runs = {
+        "failed": Launched([*common, *failing], root / "failed", root / "home", free_port()),
+        "tiny": Launched(
+            [*common, f"output_dir={root / 'tiny'}"], root / "tiny", None, free_port()
+        ),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "sparsyfed.flower.launch", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    yield runs
+    for run in runs.values():
+        if run.proc.poll() is None:
+            run.proc.terminate()  # the launcher stops its SuperLink on SIGTERM
+            run.proc.wait(timeout=60)
 
 
 def assert_nothing_left(home: Path, port: int) -> None:
@@ -93,32 +124,28 @@ def test_run_config_round_trips_through_flowers_parser():
 
 
 @pytest.mark.slow
-def test_failed_run_exits_1_and_stops_its_superlink(tmp_path, data_dir):
-    home, out, port = tmp_path / "flwr-home", tmp_path / "run", free_port()
-    # Valid, but no reply can arrive within a millisecond: the ServerApp raises
-    # while it looks for its nodes, and `flwr run --stream` itself exits 0.
-    args = ["--flwr-home", str(home), "--port", str(port), *SMALL, f"data_dir={data_dir}"]
-    args += ["simulation.round_timeout=0.001", f"output_dir={out}"]
-    proc = run_launcher(args)
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "finished:failed" in proc.stderr.strip().splitlines()[-1]
-    assert "no node answered" in proc.stdout  # the ServerApp's error was streamed
-    assert not (out / "summary.json").exists()
-    assert_nothing_left(home, port)
+def test_failed_run_exits_1_and_stops_its_superlink(real_runs):
+    run = real_runs["failed"]
+    code, stdout, stderr = run.result()
+    assert code == 1, stdout[-3000:] + stderr[-3000:]
+    assert "finished:failed" in stderr.strip().splitlines()[-1]
+    assert "no node answered" in stdout  # the ServerApp's error was streamed
+    assert not (run.out / "summary.json").exists()
+    assert_nothing_left(run.home, run.port)
 
 
 @pytest.mark.slow
-def test_tiny_run_exits_0_with_summary_and_stops_its_superlink(tmp_path, data_dir):
-    out, port = tmp_path / "run", free_port()
-    proc = run_launcher(["--port", str(port), *SMALL, f"data_dir={data_dir}", f"output_dir={out}"])
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    summary = json.loads((out / "summary.json").read_text())
+def test_tiny_run_exits_0_with_summary_and_stops_its_superlink(real_runs):
+    run = real_runs["tiny"]
+    code, stdout, stderr = run.result()
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
+    summary = json.loads((run.out / "summary.json").read_text())
     assert summary["rounds"] == 1
-    rows = (out / "metrics.jsonl").read_text().splitlines()
+    rows = (run.out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["round"] for r in rows] == [0, 1]
-    home = Path(re.search(r"FLWR_HOME=(\S+),", proc.stdout).group(1))
+    home = Path(re.search(r"FLWR_HOME=(\S+),", stdout).group(1))
     assert not home.exists()  # the private Flower home is removed after a completed run
-    assert_nothing_left(home, port)
+    assert_nothing_left(home, run.port)
 
 
 def test_federation_config_carries_gpus_and_ray_cpus_when_set(tmp_path, data_dir):
