@@ -217,7 +217,9 @@ def run(
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The deployment's options and the Hydra overrides."""
-    parser = argparse.ArgumentParser(
+    from sparsyfed.flower.launch import OneLineParser
+
+    parser = OneLineParser(
         prog="python -m sparsyfed.flower.deployment",
         description="Run sparsyfed on a local SuperLink with one SuperNode per client.",
     )

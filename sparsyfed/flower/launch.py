@@ -31,7 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sparsyfed.validation import ConfigError
 
@@ -226,9 +226,17 @@ def run_flwr(
     return FAILED
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``error: <message>`` and exit with :data:`BAD_INPUT`."""
+        self.exit(BAD_INPUT, f"error: {message} (see --help)\n")
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The launcher's options and the Hydra overrides."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sparsyfed-flwr",
         description="Run sparsyfed through `flwr run` and exit non-zero unless the run completed.",
     )

@@ -166,3 +166,20 @@ def test_federation_config_carries_gpus_and_ray_cpus_when_set(tmp_path, data_dir
     parsed = _parse_federation_config_overrides([value], SuperLinkConnection("local", ":local:"))
     assert (parsed.num_supernodes, parsed.client_resources_num_cpus) == (4, 1)
     assert (parsed.client_resources_num_gpus, parsed.init_args_num_cpus) == (0.5, 2)
+
+
+def test_unknown_option_is_one_line_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        launch.main(["-m", "seed=0,1"])
+    assert exc.value.code == launch.BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: unrecognized arguments: -m")
+
+
+def test_console_script_is_declared():
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, attr = scripts["sparsyfed-flwr"].partition(":")
+    assert getattr(importlib.import_module(module), attr) is launch.console
