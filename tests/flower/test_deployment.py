@@ -84,7 +84,7 @@ def test_deployment_gives_the_simulations_rounds_and_leaves_no_process(
     records = (dep_out / "metrics.jsonl").read_text().splitlines()
     assert len(records) == 3 and (dep_out / "summary.json").is_file()
 
-    names = {cmd.split()[1].rsplit("/", 1)[-1] for cmd in started.values()}
+    names = {name for cmd in started.values() for name in FLOWER if name in cmd}
     assert {"flower-superlink", "flower-supernode", "flower-superexec"} <= names, names
     assert [pid for pid, t in started if is_alive(pid) and identity(pid) == (pid, t)] == []
     assert [p for p in find(str(home)) + find(f"127.0.0.1:{port}") if _is_flower(p)] == []
