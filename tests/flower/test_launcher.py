@@ -48,6 +48,7 @@ class Launched:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group, as a command in a terminal
         )
 
     def result(self) -> tuple[int, str, str]:
@@ -57,7 +58,8 @@ class Launched:
 
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory, data_dir):
-    """A failing and a completing launcher run, started together (each mostly waits for Ray)."""
+    """Three launcher runs started together (each mostly waits for Ray): one to be
+    interrupted (its test comes first), one failing, one completing."""
     root = tmp_path_factory.mktemp("launcher")
     common = [*SMALL, f"data_dir={data_dir}"]
     launch.prepare([*common, f"output_dir={root / 'prep'}"])  # the dataset, generated once
@@ -68,6 +70,12 @@ def real_runs(tmp_path_factory, data_dir):
         "failed": Launched([*common, *failing], root / "failed", root / "home", free_port()),
         "tiny": Launched(
             [*common, f"output_dir={root / 'tiny'}"], root / "tiny", None, free_port()
+        ),
+        "ctrl-c": Launched(
+            [*common, "rounds=50", f"output_dir={root / 'ctrl-c'}"],
+            root / "ctrl-c",
+            root / "h2",
+            free_port(),
         ),
     }
     yield runs
@@ -121,6 +129,23 @@ def test_run_config_round_trips_through_flowers_parser():
         assert parsed["output-dir"] == "/tmp/o u t"
     with pytest.raises(ValueError, match="both"):
         toml_string('it\'s "quoted"')
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_stops_the_superlink_and_the_run(real_runs):
+    import signal
+    import time
+
+    run = real_runs["ctrl-c"]
+    deadline = time.monotonic() + 300
+    while not find("flwr-simulation", f"127.0.0.1:{run.port}"):  # the run has started
+        assert run.proc.poll() is None and time.monotonic() < deadline, run.result()
+        time.sleep(0.2)
+    os.killpg(run.proc.pid, signal.SIGINT)  # Ctrl-C: the launcher and its flwr client
+    code, stdout, stderr = run.result()
+    assert code == launch.INTERRUPTED, stdout[-3000:] + stderr[-3000:]
+    assert "interrupted" in stderr and not (run.out / "summary.json").exists()
+    assert_nothing_left(run.home, run.port)
 
 
 @pytest.mark.slow
