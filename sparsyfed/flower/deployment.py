@@ -35,7 +35,7 @@ from typing import Any
 from sparsyfed.flower.flwr_cli import (
     flwr_command,
     flwr_env,
-    free_port,
+    free_ports,
     stream,
     venv_bin,
     wait_for_status,
@@ -133,30 +133,36 @@ class LocalDeployment:
         return [p.pid for p in self.processes]
 
     def start(self, timeout: float = 60.0) -> LocalDeployment:
-        """Write the connection, start the processes and wait until the SuperLink answers."""
+        """Write the connection, start the SuperLink, wait until it answers, start the SuperNodes.
+
+        The SuperNodes connect on their first try then; the ServerApp waits for
+        them (up to a minute), so they need not be up before ``flwr run``.
+        """
         self.flwr_home.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
+        self.port, *node_ports = free_ports(
+            1 + self.num_nodes, keep=[self.port] if self.port else []
+        )
         (self.flwr_home / "config.toml").write_text(connection_toml(CONNECTION, self.address))
         logs = self.flwr_home / "logs"
         logs.mkdir(exist_ok=True)
-        commands = [("superlink", superlink_command(self.port))]
-        commands += [
-            (f"supernode-{i}", supernode_command(self.address, free_port(), i, self.num_nodes))
-            for i in range(self.num_nodes)
-        ]
-        for name, cmd in commands:
-            with (logs / f"{name}.log").open("wb") as log:
-                self.processes.append(
-                    subprocess.Popen(
-                        cmd, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT
-                    )
-                )
+        self._spawn(logs / "superlink.log", superlink_command(self.port))
         deadline = time.monotonic() + timeout
         while not healthy(self.port):
             if self.processes[0].poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the SuperLink did not start; see {logs / 'superlink.log'}")
-            time.sleep(0.2)
+            time.sleep(0.1)
+        for i, node_port in enumerate(node_ports):
+            cmd = supernode_command(self.address, node_port, i, self.num_nodes)
+            self._spawn(logs / f"supernode-{i}.log", cmd)
         return self
+
+    def _spawn(self, log_path: Path, cmd: list[str]) -> None:
+        with log_path.open("wb") as log:
+            self.processes.append(
+                subprocess.Popen(
+                    cmd, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
 
     def stop(self) -> list[int]:
         """Stop the SuperNodes, then the SuperLink, each with its children; return the PIDs."""

@@ -154,9 +154,23 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now (the kernel's choice)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1, host=host)[0]
+
+
+def free_ports(count: int, keep: Sequence[int] = (), host: str = "127.0.0.1") -> list[int]:
+    """``keep`` followed by distinct free TCP ports, ``count`` in all (held open while chosen)."""
+    ports = list(keep)
+    socks = []
+    try:
+        while len(ports) < count:
+            sock = socket.socket()
+            socks.append(sock)
+            sock.bind((host, 0))
+            ports.append(int(sock.getsockname()[1]))
+    finally:
+        for sock in socks:
+            sock.close()
+    return ports
 
 
 @dataclass(frozen=True)

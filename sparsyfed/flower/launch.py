@@ -280,8 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if prepared.complete:
         print(f"run complete: {prepared.output_dir}; nothing to do")
         return 0
-    from sparsyfed.flower.flwr_cli import free_port
+    from sparsyfed.flower.flwr_cli import free_ports
 
+    given = [p for p in (args.port, args.control_port) if p]
+    free = iter(free_ports(2 + len(given), keep=given)[len(given) :])
     private = args.flwr_home is None
     home = Path(tempfile.mkdtemp(prefix="sparsyfed-flwr-")) if private else args.flwr_home
     home = home.expanduser().resolve()
@@ -292,8 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             prepared,
             app_dir,
             home,
-            args.port or free_port(),
-            args.control_port or free_port(),
+            args.port or next(free),
+            args.control_port or next(free),
             args.status_timeout,
         )
     except KeyboardInterrupt:
