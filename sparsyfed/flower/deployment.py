@@ -269,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; every process of the deployment was stopped", file=sys.stderr)
         code = INTERRUPTED
+    except (RuntimeError, OSError) as err:  # a process that would not start
+        print(f"error: {err}", file=sys.stderr)
+        code = 1
     finally:
         signal.signal(signal.SIGTERM, previous)
     return code

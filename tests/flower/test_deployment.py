@@ -11,9 +11,12 @@ afterwards.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from sparsyfed.flower import deployment
 from sparsyfed.flower.flwr_cli import free_port
@@ -35,6 +38,7 @@ OVERRIDES = [
 FLOWER = ("flower-superlink", "flower-supernode", "flower-superexec", "flwr-")
 
 
+@pytest.mark.slow
 def test_deployment_gives_the_simulations_rounds_and_leaves_no_process(
     tmp_path, data_dir, monkeypatch
 ):
@@ -87,6 +91,20 @@ def test_deployment_gives_the_simulations_rounds_and_leaves_no_process(
     names = {name for cmd in started.values() for name in FLOWER if name in cmd}
     assert {"flower-superlink", "flower-supernode", "flower-superexec"} <= names, names
     assert [pid for pid, t in started if is_alive(pid) and identity(pid) == (pid, t)] == []
+    assert [p for p in find(str(home)) + find(f"127.0.0.1:{port}") if _is_flower(p)] == []
+
+
+@pytest.mark.slow
+def test_deployment_on_a_busy_port_exits_1_and_leaves_nothing(tmp_path, data_dir, capsys):
+    home = tmp_path / "home"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = ["--flwr-home", str(home), "--port", str(port), *OVERRIDES]
+        code = deployment.main([*args, f"data_dir={data_dir}", f"output_dir={tmp_path / 'run'}"])
+    assert code == 1
+    assert "the SuperLink did not start" in capsys.readouterr().err
     assert [p for p in find(str(home)) + find(f"127.0.0.1:{port}") if _is_flower(p)] == []
 
 
