@@ -12,16 +12,22 @@ a private Flower home and private ports, and the SuperLink it starts is stopped
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's package, also when run as a script
+
+from sparsyfed.flower.flwr_cli import (  # noqa: E402  (re-exported for the tests)
+    flwr_command,
+    flwr_env,
+    stop_superlinks,
+)
+
+__all__ = ["REPO", "compare", "flwr_command", "flwr_env", "stop_superlinks"]
 
 
 def _rows(run_dir: Path) -> list[dict]:
@@ -31,58 +37,11 @@ def _rows(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def stop_superlinks(flwr_home: Path) -> None:
-    """Stop the SuperLink(s) started with ``flwr_home`` (by PID)."""
-    out = subprocess.run(
-        ["pgrep", "-f", f"flower-superlink.*{flwr_home}"], capture_output=True, text=True
-    )
-    pids = [int(pid) for pid in out.stdout.split()]
-    for pid in pids:
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    while pids and time.monotonic() < deadline:
-        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
-        time.sleep(0.2)
-    for pid in pids:
-        os.kill(pid, signal.SIGKILL)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 def run_python(overrides: list[str], out: Path) -> list[dict]:
     """Run ``python -m sparsyfed`` and return its per-round metrics."""
     cmd = [sys.executable, "-m", "sparsyfed", *overrides, f"output_dir={out}"]
     subprocess.run(cmd, check=True, cwd=REPO)
     return _rows(out)
-
-
-def flwr_env(flwr_home: Path) -> dict[str, str]:
-    """The environment of a ``flwr run`` with a private Flower home and private ports."""
-    env = os.environ | {
-        "FLWR_HOME": str(flwr_home),
-        "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
-        "FLWR_TELEMETRY_ENABLED": "0",
-        "FLWR_DISABLE_UPDATE_CHECK": "1",
-        "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": os.environ.get("SPARSYFED_TEST_HTTP_PORT", "39191"),
-        "FLWR_LOCAL_CONTROL_API_PORT": os.environ.get("SPARSYFED_TEST_CONTROL_PORT", "39193"),
-    }
-    bin_dir = Path(sys.executable).parent  # flwr starts flower-superlink from PATH
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
-def flwr_command(overrides: list[str], out: Path, num_clients: int) -> list[str]:
-    """``flwr run . --stream`` with the run config of ``overrides`` writing to ``out``."""
-    run_config = f"overrides='{' '.join(overrides)}' output-dir='{out}'"
-    federation = f"num-supernodes={num_clients} client-resources-num-cpus=1"
-    flwr = Path(sys.executable).parent / "flwr"
-    return [str(flwr), "run", ".", "--stream", "--run-config", run_config,
-            "--federation-config", federation]  # fmt: skip
 
 
 def run_flwr(overrides: list[str], out: Path, num_clients: int, scratch: Path) -> list[dict]:
