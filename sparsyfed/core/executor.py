@@ -9,15 +9,12 @@ them as Flower messages over a ``Grid``.
 
 from __future__ import annotations
 
-import os
-import sys
-import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.client import handle_evaluate, handle_train
+from sparsyfed.core.errors import failure_reason
 from sparsyfed.core.faults import train_with_fault
 from sparsyfed.core.messages import (
     ClientFailure,
@@ -41,16 +38,6 @@ class Executor(Protocol):
     ) -> list[EvaluateReply | ClientFailure]:
         """Run every evaluate instruction; one reply or failure each, in any order."""
         ...
-
-
-def failure_reason(err: BaseException) -> str:
-    """One line: the exception and the innermost file:line outside installed libraries."""
-    frames = traceback.extract_tb(err.__traceback__)
-    libraries = ("site-packages", "dist-packages", sys.base_prefix + os.sep)
-    own = [f for f in frames if not any(part in f.filename for part in libraries)]
-    where = (own or frames)[-1] if frames else None
-    at = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
-    return f"{type(err).__name__}: {err}"[:300] + at
 
 
 class LocalExecutor:

@@ -11,47 +11,25 @@ A handler that raises answers with an error reply naming the exception and
 where it was raised; the server logs it once (Flower would otherwise log the
 traceback in every worker, twice). Injected faults (config ``faults``) are
 acted out here, in the real path (:mod:`sparsyfed.core.faults`).
+
+Only Flower is imported with this module: torch and the task come with the
+first train or evaluate message (:mod:`sparsyfed.flower.client_handlers`), so
+answering the partition query is cheap (the deployment engine starts a new
+process for every message).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from functools import lru_cache, wraps
+from functools import wraps
 
-import torch
 from flwr.app import ConfigRecord, Context, Error, Message, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.common.constant import ErrorCode
 
-from sparsyfed.config.schema import RunConfig
-from sparsyfed.core.client import handle_evaluate, handle_train
-from sparsyfed.core.executor import failure_reason
-from sparsyfed.core.faults import train_with_fault
-from sparsyfed.core.task import Task, get_task
-from sparsyfed.flower.records import (
-    evaluate_reply_content,
-    read_evaluate,
-    read_train,
-    train_reply_content,
-)
+from sparsyfed.core.errors import failure_reason
 
 app = ClientApp()
-
-
-@lru_cache(maxsize=2)
-def _config(run_config: str) -> RunConfig:
-    return RunConfig.from_dict(json.loads(run_config))
-
-
-def _task(run_config: str, context: Context, addressed: int) -> Task:
-    """The task of the message's run config; sets this worker's torch threads from it."""
-    node = int(context.node_config["partition-id"])
-    if node != addressed:
-        raise ValueError(f"message for partition {addressed} reached the node of partition {node}")
-    cfg = _config(run_config)
-    torch.set_num_threads(cfg.simulation.client_threads)
-    return get_task(cfg)
 
 
 def replies_with_errors(
@@ -74,20 +52,18 @@ def replies_with_errors(
 @replies_with_errors
 def train(msg: Message, context: Context) -> Message:
     """Train on this node's partition and reply with the encoded sparse update."""
-    instruction, run_config = read_train(msg.content)
-    task = _task(run_config, context, instruction.partition_id)
-    late_after = task.cfg.simulation.round_timeout
-    reply = train_with_fault(lambda i: handle_train(task, i), instruction, late_after)
-    return Message(train_reply_content(reply), reply_to=msg)
+    from sparsyfed.flower.client_handlers import train_content_reply
+
+    return Message(train_content_reply(msg.content, context), reply_to=msg)
 
 
 @app.evaluate()
 @replies_with_errors
 def evaluate(msg: Message, context: Context) -> Message:
     """Evaluate the received global model on this node's test split."""
-    instruction, run_config = read_evaluate(msg.content)
-    task = _task(run_config, context, instruction.partition_id)
-    return Message(evaluate_reply_content(handle_evaluate(task, instruction)), reply_to=msg)
+    from sparsyfed.flower.client_handlers import evaluate_content_reply
+
+    return Message(evaluate_content_reply(msg.content, context), reply_to=msg)
 
 
 @app.query()

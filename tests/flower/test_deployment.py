@@ -3,7 +3,8 @@
 One short seeded run goes over Flower's wire (every message through the
 SuperLink's HTTP API, every ClientApp call a ``flwr-clientapp`` process of
 its SuperNode) and must give, round by round, exactly the records of the
-simulation (``python -m sparsyfed``, Ray) with the same overrides. Every
+same overrides run through the real ClientApp in this process (which the
+real-run tests show to equal ``python -m sparsyfed`` under Ray, bit for bit). Every
 process the deployment started, and each child those started, is gone
 afterwards.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -42,8 +42,10 @@ FLOWER = ("flower-superlink", "flower-supernode", "flower-superexec", "flwr-")
 def test_deployment_gives_the_simulations_rounds_and_leaves_no_process(
     tmp_path, data_dir, monkeypatch
 ):
+    import torch
+    from inprocess_grid import run_inprocess
+
     from sparsyfed.config import compose_config, load_config
-    from sparsyfed.core.task import Task
 
     overrides = [*OVERRIDES, f"data_dir={data_dir}"]
     sim_out, dep_out, home, port = (
@@ -52,19 +54,16 @@ def test_deployment_gives_the_simulations_rounds_and_leaves_no_process(
         tmp_path / "home",
         free_port(),
     )
-    # Generate the dataset once, before two runs would both find it missing.
+    # The reference (it also generates the dataset the SuperNodes load).
     plain = compose_config(overrides) | {"output_dir": str(sim_out)}
-    Task(load_config(plain)).dataset  # noqa: B018
+    threads = torch.get_num_threads()
+    try:
+        run_inprocess(load_config(plain))
+    finally:
+        torch.set_num_threads(threads)
     pythonpath = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
     monkeypatch.setenv("PYTHONPATH", pythonpath)  # this checkout's code in every process
 
-    # The simulation runs meanwhile (it mostly waits for Ray to start).
-    simulation = subprocess.Popen(
-        [sys.executable, "-m", "sparsyfed", *overrides, f"output_dir={sim_out}"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     started: dict[tuple[int, int], str] = {}  # every Flower process alive when it stops
     stop = deployment.LocalDeployment.stop
 
@@ -75,13 +74,9 @@ def test_deployment_gives_the_simulations_rounds_and_leaves_no_process(
         return stop(self)
 
     monkeypatch.setattr(deployment.LocalDeployment, "stop", recording_stop)
-    try:
-        code = deployment.main(
-            ["--flwr-home", str(home), "--port", str(port), *overrides, f"output_dir={dep_out}"]
-        )
-    finally:
-        _, err = simulation.communicate(timeout=600)
-    assert simulation.returncode == 0, err.decode()[-3000:]
+    code = deployment.main(
+        ["--flwr-home", str(home), "--port", str(port), *overrides, f"output_dir={dep_out}"]
+    )
     assert code == 0, (home / "logs" / "superlink.log").read_text()[-3000:]
 
     assert not compare(sim_out, dep_out), compare(sim_out, dep_out)

@@ -3,7 +3,8 @@
 The ClientApp runs in this process over :class:`InProcessGrid`, which keeps a
 reply that took longer than the round time-out out of the round, as Flower's
 grid does; the ``timeout`` fault's sleep advances the grid's clock instead of
-waiting.
+waiting. The same faults under Ray, with real time-outs, are in
+``test_ray_cluster.py`` (one real run serves both).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import re
 
 import numpy as np
 import pytest
-from helpers import TINY, make_cfg, read_rows
+from fault_runs import CAUSE, assert_every_fault_met, command_line, every_fault_args
+from helpers import make_cfg, read_rows
 from inprocess_grid import InProcessGrid, run_inprocess
 
 from sparsyfed.callbacks.base import Callback
@@ -23,17 +25,10 @@ from sparsyfed.core.client import run_client_round
 from sparsyfed.core.faults import CLIENT_FAULTS, fault_plan
 from sparsyfed.core.run import RoundIncomplete
 from sparsyfed.core.seeds import SeedStreams
-from sparsyfed.core.server import FederatedServer
 from sparsyfed.core.task import get_task
 from sparsyfed.flower.client_app import app as client_app
 from sparsyfed.run import session
 
-CAUSE = {
-    "raise": "error",
-    "timeout": "timeout",
-    "nonfinite": "non-finite",
-    "malformed": "malformed",
-}
 FAULTY = ["num_clients=10", "clients_per_round=5", "faults.fraction=0.2", "rounds=2"]
 
 
@@ -163,80 +158,6 @@ def test_min_completion_zero_keeps_going_without_any_update(tmp_path, data_dir):
     assert rows[2]["loss"] == rows[0]["loss"]  # model unchanged
 
 
-def helpers_overrides(args: list[str], data_dir) -> list[str]:
-    """The overrides of :func:`helpers.make_cfg` as a command line."""
-    return [*TINY, f"data_dir={data_dir}", *args]
-
-
-def _covering_seed(cfg, rounds: int) -> int:
-    """A ``faults.seed`` whose faulty clients act out every fault kind within ``rounds``."""
-    import dataclasses
-
-    server = FederatedServer(cfg)
-    sampled = [server.sample_clients() for _ in range(rounds)]
-    for seed in range(200):
-        faults = dataclasses.replace(cfg.faults, seed=seed)
-        kinds = {
-            k
-            for r in range(rounds)
-            for k in fault_plan(faults, SeedStreams(cfg.seed), r + 1, sampled[r]).values()
-        }
-        if kinds == set(CLIENT_FAULTS):
-            return seed
-    raise AssertionError("no faults.seed in 0..199 covers every kind")
-
-
-@pytest.mark.slow
-def test_every_fault_kind_under_ray_rounds_complete_and_match_the_bare_loop(tmp_path, data_dir):
-    """``python -m sparsyfed`` (Ray workers, real time-outs): the same run as the bare loop."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from sparsyfed.core.executor import LocalExecutor
-    from sparsyfed.run.session import execute, plan
-
-    args = [
-        *FAULTY, "faults.kind=mix", "faults.fraction=0.4", "simulation.round_timeout=6",
-        "simulation.server_threads=1",
-    ]  # fmt: skip
-    probe = make_cfg(tmp_path / "probe", data_dir, *args)
-    args.append(f"faults.seed={_covering_seed(probe, probe.rounds)}")
-    real = make_cfg(tmp_path / "ray", data_dir, *args)
-    cmd = [
-        sys.executable,
-        "-m",
-        "sparsyfed",
-        *helpers_overrides(args, data_dir),
-        f"output_dir={real.output_dir}",
-    ]
-    proc = subprocess.run(
-        cmd, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    bare = make_cfg(tmp_path / "bare", data_dir, *args)
-    execute(bare, LocalExecutor(bare), plan(bare))
-    rows, want = read_rows(real), read_rows(bare)
-    assert len(rows) == real.rounds + 1
-    kinds = set()
-    for row, ref in zip(rows[1:], want[1:], strict=True):
-        plan_ = fault_plan(real.faults, SeedStreams(real.seed), row["round"], row["clients"])
-        kinds |= set(plan_.values())
-        assert [f["partition"] for f in row["client_failures"]] == sorted(plan_)
-        assert [f["cause"] for f in row["client_failures"]] == [
-            CAUSE[plan_[p]] for p in sorted(plan_)
-        ]
-        assert [f["cause"] for f in ref["client_failures"]] == [
-            CAUSE[plan_[p]] for p in sorted(plan_)
-        ]
-        assert (row["loss"], row["accuracy"]) == (ref["loss"], ref["accuracy"])
-        for pid, kind in plan_.items():
-            line = f"round {row['round']}: train of partition {pid} failed ({CAUSE[kind]}): "
-            assert proc.stderr.count(line) == 1, proc.stderr[-2000:]
-    assert kinds == set(CLIENT_FAULTS)
-    assert "Traceback" not in proc.stderr
-
-
 def test_python_m_exits_3_with_one_line_when_a_round_is_incomplete(
     tmp_path, data_dir, monkeypatch, capsys
 ):
@@ -250,7 +171,7 @@ def test_python_m_exits_3_with_one_line_when_a_round_is_incomplete(
     )
     out = tmp_path / "run"
     args = ["rounds=2", "faults.kind=raise", "faults.fraction=0.5", f"output_dir={out}"]
-    argv = ["sparsyfed", *helpers_overrides(args, data_dir), f"hydra.run.dir={tmp_path / 'hydra'}"]
+    argv = ["sparsyfed", *command_line(args, data_dir), f"hydra.run.dir={tmp_path / 'hydra'}"]
     monkeypatch.setattr("sys.argv", argv)
     with pytest.raises(SystemExit) as exited:
         entry.main()
@@ -266,3 +187,21 @@ def test_python_m_exits_3_with_one_line_when_a_round_is_incomplete(
     monkeypatch.setattr("sys.argv", healed)
     entry.main()  # the same command, the faults gone: resumes and completes
     assert json.loads((out / "summary.json").read_text())["rounds"] == 2
+
+
+def test_every_fault_kind_in_one_run_of_the_bare_loop(tmp_path, data_dir, capfd):
+    """The run ``test_ray_cluster.py`` makes on a cluster, here in the bare loop."""
+    from sparsyfed.core.executor import LocalExecutor
+    from sparsyfed.run.session import execute, plan
+
+    cfg = make_cfg(tmp_path, data_dir, *every_fault_args(tmp_path, data_dir, 6))
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("sparsyfed")
+    logger.addHandler(handler)
+    try:
+        execute(cfg, LocalExecutor(cfg), plan(cfg))
+    finally:
+        logger.removeHandler(handler)
+    assert_every_fault_met(cfg, "\n".join(lines))

@@ -3,8 +3,9 @@
 The fast tests check the address rules and the preflight. The slow test starts
 a one-node cluster (``ray start --head`` on 127.0.0.1, free ports, a private
 temp dir, its own process group), runs ``python -m sparsyfed`` attached to it
-and on a local Ray, checks that both compute the same run and that the first
-really ran on the cluster, and stops the cluster by its process group.
+with every kind of injected fault, checks that it really ran on the cluster and
+computed the bare in-process loop's run, and stops the cluster by its process
+group.
 """
 
 from __future__ import annotations
@@ -33,15 +34,6 @@ sys.path.insert(0, str(REPO / "scripts"))
 from compare_runs import compare  # noqa: E402
 
 RAY = Path(sys.executable).with_name("ray")
-RUN = [
-    "rounds=2",
-    "num_clients=4",
-    "clients_per_round=2",
-    "dataset.num_samples=1500",
-    "model.width=16",
-    "model.depth=4",
-    "simulation.server_threads=1",
-]
 
 
 def free_port() -> int:
@@ -189,7 +181,7 @@ def run_sparsyfed(log: Path, *overrides: str) -> tuple[int, str]:
     """``python -m sparsyfed``: its PID and what it printed (it must succeed)."""
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sparsyfed", *RUN, *overrides],
+            [sys.executable, "-m", "sparsyfed", *overrides],
             cwd=REPO, env=_env(), stdout=fh, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -203,20 +195,35 @@ def run_sparsyfed(log: Path, *overrides: str) -> tuple[int, str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not RAY.is_file(), reason="the ray CLI is not installed next to python")
-def test_a_run_attached_to_a_cluster_equals_a_run_on_a_local_ray(tmp_path, data_dir):
+def test_a_run_attached_to_a_cluster_with_every_fault_kind_equals_the_bare_loop(tmp_path, data_dir):
+    """One real run serves two checks: attaching to a cluster, and faults under Ray.
+
+    Every kind of injected fault (real time-outs included) in 40% of the clients:
+    every round completes on the survivors, each failure is logged once, and the
+    records equal, bit for bit, the bare in-process loop with the same faults.
+    """
+    from fault_runs import assert_every_fault_met, command_line, every_fault_args
+
+    from sparsyfed.core.executor import LocalExecutor
+    from sparsyfed.run.session import execute, plan
+
     temp = Path(tempfile.mkdtemp(prefix="sfray", dir="/tmp"))  # short: Ray's socket paths
     port = free_port()
     head = start_head(temp, port, tmp_path / "head.log")
-    data = f"data_dir={data_dir}"
+    args = every_fault_args(tmp_path, data_dir, round_timeout=6)
     try:
-        # The local run (which also generates the dataset) while the cluster starts.
-        _, local_out = run_sparsyfed(
-            tmp_path / "local.log", data, f"output_dir={tmp_path / 'local'}"
-        )
+        # The reference (which also generates the dataset) while the cluster starts.
+        bare = make_cfg(tmp_path / "bare", data_dir, *args)
+        threads = torch.get_num_threads()
+        try:
+            execute(bare, LocalExecutor(bare), plan(bare))
+        finally:
+            torch.set_num_threads(threads)
         assert head.wait(timeout=120) == 0, (tmp_path / "head.log").read_text()
+        attached = make_cfg(tmp_path / "attached", data_dir, *args)
         pid, out = run_sparsyfed(
-            tmp_path / "attached.log", data, f"output_dir={tmp_path / 'attached'}",
-            f"simulation.ray_address=127.0.0.1:{port}",
+            tmp_path / "attached.log", *command_line(args, data_dir),
+            f"output_dir={attached.output_dir}", f"simulation.ray_address=127.0.0.1:{port}",
         )  # fmt: skip
         # The driver and the ClientApp workers ran in the cluster: its logs name them.
         logs = sorted(p.name for p in (temp / "session_latest" / "logs").glob("*"))
@@ -229,15 +236,12 @@ def test_a_run_attached_to_a_cluster_equals_a_run_on_a_local_ray(tmp_path, data_
         shutil.rmtree(temp, ignore_errors=True)
     assert survivors == [], f"Ray processes of the test cluster left running: {survivors}"
 
-    assert "ray: local, 2 CPUs" in local_out
     banner = [line for line in out.splitlines() if line.startswith("device: ")]
     assert len(banner) == 1, out
     assert f":{port} (simulation.ray_address), 1 node, 2 CPUs" in banner[0], banner
     assert banner[0].startswith("device: cpu (server), cpu (clients), ray: attached to ")
     assert driver_logs and worker_logs, logs
 
-    for run in ("local", "attached"):
-        assert (tmp_path / run / "summary.json").is_file()
-    assert compare(tmp_path / "local", tmp_path / "attached") == []
-    rows = (tmp_path / "attached" / "metrics.jsonl").read_text().splitlines()
-    assert len(rows) == 3  # rounds 0, 1, 2
+    assert (tmp_path / "attached" / "run" / "summary.json").is_file()
+    assert compare(tmp_path / "bare" / "run", tmp_path / "attached" / "run") == []
+    assert_every_fault_met(attached, out)
