@@ -2,15 +2,13 @@
 
 A bad input is one line and exit code 2 with nothing started (in process,
 with every way of starting something replaced by a failure); a real run that
-fails in the ServerApp exits 1, a tiny real run exits 0 with ``summary.json``,
-and neither leaves a Flower process of its private home or port behind.
+fails in the ServerApp exits 1 and Ctrl-C exits 130 (a completing run exits 0:
+``test_real_runs.py``), and none leaves a Flower process of its private home or port behind.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,8 +56,9 @@ class Launched:
 
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory, data_dir):
-    """Three launcher runs started together (each mostly waits for Ray): one to be
-    interrupted (its test comes first), one failing, one completing."""
+    """Two launcher runs started together (each mostly waits for Ray): one to be
+    interrupted (its test comes first), one failing. A completing run through the
+    launcher is in ``test_real_runs.py`` (the resumed ``flwr run``)."""
     root = tmp_path_factory.mktemp("launcher")
     common = [*SMALL, f"data_dir={data_dir}"]
     launch.prepare([*common, f"output_dir={root / 'prep'}"])  # the dataset, generated once
@@ -68,9 +67,6 @@ def real_runs(tmp_path_factory, data_dir):
     failing = ["faults.kind=raise", "faults.fraction=1.0", f"output_dir={root / 'failed'}"]
     runs = {
         "failed": Launched([*common, *failing], root / "failed", root / "home", free_port()),
-        "tiny": Launched(
-            [*common, f"output_dir={root / 'tiny'}"], root / "tiny", None, free_port()
-        ),
         "ctrl-c": Launched(
             [*common, "rounds=50", f"output_dir={root / 'ctrl-c'}"],
             root / "ctrl-c",
@@ -157,20 +153,6 @@ def test_failed_run_exits_1_and_stops_its_superlink(real_runs):
     assert "sampled clients sent a usable update" in stdout  # the ServerApp's error, streamed
     assert not (run.out / "summary.json").exists()
     assert_nothing_left(run.home, run.port)
-
-
-@pytest.mark.slow
-def test_tiny_run_exits_0_with_summary_and_stops_its_superlink(real_runs):
-    run = real_runs["tiny"]
-    code, stdout, stderr = run.result()
-    assert code == 0, stdout[-3000:] + stderr[-3000:]
-    summary = json.loads((run.out / "summary.json").read_text())
-    assert summary["rounds"] == 1
-    rows = (run.out / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(r)["round"] for r in rows] == [0, 1]
-    home = Path(re.search(r"FLWR_HOME=(\S+),", stdout).group(1))
-    assert not home.exists()  # the private Flower home is removed after a completed run
-    assert_nothing_left(home, run.port)
 
 
 def test_federation_config_carries_gpus_and_ray_cpus_when_set(tmp_path, data_dir):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from compare_entrypoints import REPO, flwr_command, flwr_env, stop_superlinks
 from compare_runs import compare
+
+from sparsyfed.flower.flwr_cli import free_port, managed_superlinks
+from sparsyfed.flower.processes import find
 
 ROUNDS = 5
 NUM_CLIENTS = 6
@@ -155,7 +159,18 @@ def test_flwr_run_killed_by_sigkill_resumes_to_the_same_run(reference, tmp_path)
             proc.kill()  # the streaming client would wait for the dead run
             proc.wait()
         assert not (out / "summary.json").exists()
-        subprocess.run(cmd, cwd=REPO, env=env, check=True, timeout=900)
     finally:
         stop_superlinks(home)
+    # The same run again, through the launcher (a SuperLink and Flower home of its own):
+    # it resumes, exits 0 once the run completed with its summary, and leaves nothing.
+    port = free_port()
+    launched = subprocess.run(
+        [sys.executable, "-m", "sparsyfed.flower.launch", "--port", str(port),
+         *overrides(data_dir), f"output_dir={out}"],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
     assert_same_run(out, ref, killed_after)
+    launcher_home = Path(re.search(r"FLWR_HOME=(\S+),", launched.stdout).group(1))
+    assert not launcher_home.exists()  # a completed run's private Flower home is removed
+    assert managed_superlinks(launcher_home) == [] and find(f"127.0.0.1:{port}") == []
