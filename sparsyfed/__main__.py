@@ -35,6 +35,25 @@ EXIT_INCOMPLETE = 3
 
 @hydra.main(config_path=str(conf_dir()), config_name="config", version_base=None)
 def _run(cfg: DictConfig) -> float:
+    hydra_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        return _run_job(cfg)
+    finally:
+        # Hydra creates its run directory before the job starts; a run that was refused,
+        # or that wrote to another output_dir, leaves no empty directory behind.
+        if HydraConfig.get().mode == RunMode.RUN:
+            _remove_empty_dirs(hydra_dir, stop=Path.cwd())
+
+
+def _remove_empty_dirs(path: Path, stop: Path) -> None:
+    """Remove ``path`` and its parents below ``stop`` while they are empty directories."""
+    path, stop = path.absolute(), stop.absolute()
+    while path != stop and stop in path.parents and path.is_dir() and not any(path.iterdir()):
+        path.rmdir()
+        path = path.parent
+
+
+def _run_job(cfg: DictConfig) -> float:
     plain = to_plain(cfg)
     if not plain.get("output_dir"):
         plain["output_dir"] = HydraConfig.get().runtime.output_dir

@@ -59,3 +59,16 @@ def client_updates(server, pids, server_round: int) -> list:
         state = {k: torch.from_numpy(v) for k, v in upload.items()}
         updates.append(ClientUpdate(pid, state, num_examples, metrics))
     return updates
+
+
+def run_main(args: list[str], cwd, monkeypatch, capsys) -> tuple[int, str]:
+    """``python -m sparsyfed ARGS`` in this process from ``cwd``: its exit code and stderr."""
+    import pytest
+
+    from sparsyfed import __main__ as entry
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr("sys.argv", ["sparsyfed", *args])
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    return exited.value.code, capsys.readouterr().err

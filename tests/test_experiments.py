@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import read_rows
+from helpers import read_rows, run_main
 from inprocess_grid import run_inprocess
 from paper_data_fixtures import write_cifar10
 
@@ -80,38 +77,25 @@ def test_cifar10_cell_runs_end_to_end_on_small_files(tmp_path, small_cifar):
     assert stats["sizes"] == [2] * 100 and stats["test"]["sample_counts"] == [1] * 100
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION="1")
-    return subprocess.run(
-        [sys.executable, "-m", "sparsyfed", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def test_missing_dataset_is_one_clear_error_and_a_nonzero_exit(tmp_path):
+def test_missing_dataset_is_one_clear_error_and_a_nonzero_exit(tmp_path, monkeypatch, capsys):
     empty = tmp_path / "nothing-here"
     empty.mkdir()
-    result = _cli(
-        "+experiment=cifar10_alpha0.1",
-        f"data_dir={empty}",
-        "dataset.download=false",
-        "rounds=2",
-        f"output_dir={tmp_path / 'out'}",
+    args = ["+experiment=cifar10_alpha0.1", f"data_dir={empty}", "dataset.download=false"]
+    code, err = run_main(
+        [*args, "rounds=2", f"output_dir={tmp_path / 'out'}"], tmp_path, monkeypatch, capsys
     )
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    message = result.stderr.strip()
+    assert code == 2
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "outputs").exists()
+    message = err.strip()
     assert message.startswith("error: Dataset 'cifar10' not found")
     assert str(empty) in message and "cifar-10-batches-py" in message
     assert "cifar-10-python.tar.gz" in message and "data_dir=" in message
 
 
-def test_unknown_experiment_is_rejected_before_hydra_runs():
-    result = _cli("+experiment=cifar11_alpha0.1")
-    assert result.returncode == 2
-    assert "experiment='cifar11_alpha0.1' is not known" in result.stderr
-    assert "cifar10_alpha0.1" in result.stderr
+def test_unknown_experiment_is_rejected_before_hydra_runs(tmp_path, monkeypatch, capsys):
+    code, err = run_main(["+experiment=cifar11_alpha0.1"], tmp_path, monkeypatch, capsys)
+    assert code == 2
+    assert "experiment='cifar11_alpha0.1' is not known" in err
+    assert "cifar10_alpha0.1" in err
+    assert list(tmp_path.iterdir()) == []

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from helpers import TINY, make_cfg
+from helpers import TINY, make_cfg, run_main
 
 from sparsyfed.config import ConfigError, check_override_keys
 from sparsyfed.core.task import Task
@@ -27,7 +27,6 @@ def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["sparsty=0.9"], "error: sparsty is not a known key; did you mean sparsity?"),
         (["+foo=1"], "error: foo is not a known key; known keys: aggregation, "),
         (
             ["simulation.round_timout=5"],
@@ -35,14 +34,32 @@ def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
         ),
         (["output_dir=/dev/null/run"], "/dev/null is a file, not a directory"),
         (["output_dir=/proc/forbidden/run"], "/proc is not writable"),
+        (["sparsity=1.5"], "error: sparsity=1.5 is not allowed: it must lie in [0, 1)"),
+        (["num_clients=100000"], "error: num_clients=100000 is not allowed: at most the 1200"),
+        (["method=nope"], "error: method='nope' is not known; allowed: fedavg, "),
+        (["model=resnet18_cifar"], "error: model=resnet18_cifar cannot take dataset=mnist1d"),
     ],
 )
-def test_cli_refuses_bad_input_in_one_line_with_exit_code_2(tmp_path, args, message):
-    result = _cli(*args, "rounds=1", cwd=tmp_path)
+def test_bad_input_is_one_line_and_exit_code_2_with_nothing_written(
+    tmp_path, data_dir, monkeypatch, capsys, args, message
+):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    small = ["rounds=1", "dataset.num_samples=1500", f"data_dir={data_dir}"]
+    code, err = run_main([*args, *small], cwd, monkeypatch, capsys)
+    lines = err.strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1 and message in lines[0], lines
+    assert list(cwd.iterdir()) == []  # nothing written (no outputs/ directory)
+
+
+def test_the_real_command_exits_2_with_one_line(tmp_path):
+    result = _cli("sparsty=0.9", "rounds=1", cwd=tmp_path)
     assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0]
-    assert list(tmp_path.iterdir()) == []  # nothing written (no outputs/ directory)
+    assert result.stderr.strip().splitlines() == [
+        "error: sparsty is not a known key; did you mean sparsity?"
+    ]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_output_dir_below_a_file_is_refused(tmp_path, data_dir):
@@ -109,6 +126,8 @@ def test_every_dataset_runs_with_its_default_model(tmp_path, data_dir, name):
         root = tmp_path / "data"
         write_speech_commands(root / "speech_commands_v0.02")
     small = ["num_clients=2", "clients_per_round=1", "partition.scheme=iid", f"data_dir={root}"]
+    if name == "mnist1d":
+        small.append("dataset.num_samples=1500")  # the session's cached data
     cfg = make_cfg(tmp_path, root, f"dataset={name}", *small, base=[])
     assert cfg.model.name == "uniform_cnn"
     task = Task(cfg)
