@@ -149,7 +149,7 @@ def test_the_flwr_run_entry_point_makes_the_same_checks(tmp_path, data_dir, over
     from sparsyfed.flower.server_app import config_from_run_config
 
     run_config = {
-        "overrides": f"{overrides} data_dir={data_dir}",
+        "overrides": f"{overrides} dataset.num_samples=1500 data_dir={data_dir}",
         "output-dir": str(tmp_path / "run"),
     }
     with pytest.raises(ConfigError, match=message):
