@@ -1,6 +1,6 @@
-"""The deployment engine for real: a SuperLink and 4 SuperNodes on loopback.
+"""The deployment engine for real: a SuperLink and 3 SuperNodes on loopback.
 
-One short seeded run goes over Flower's wire (every message through the
+A short seeded run (3 SuperNodes, 2 rounds) goes over Flower's wire (every message through the
 SuperLink's HTTP API, every ClientApp call a ``flwr-clientapp`` process of
 its SuperNode) and must give, round by round, exactly the records of the
 same overrides run through the real ClientApp in this process (which the
@@ -28,7 +28,7 @@ from compare_runs import compare  # noqa: E402
 
 OVERRIDES = [
     "rounds=2",
-    "num_clients=4",
+    "num_clients=3",
     "clients_per_round=2",
     "dataset.num_samples=1500",
     "model.width=16",
