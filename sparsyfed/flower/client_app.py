@@ -68,7 +68,12 @@ def evaluate(msg: Message, context: Context) -> Message:
 
 @app.query()
 def query(msg: Message, context: Context) -> Message:
-    """Tell the server which data partition this node holds."""
+    """Tell the server which data partition this node holds (and prepare, if asked)."""
+    config = msg.content.config_records.get("config")
+    if config is not None and "prepare" in config:
+        from sparsyfed.flower.client_handlers import prepare
+
+        prepare(str(config["prepare"]), context)
     info = ConfigRecord(
         {
             "partition-id": int(context.node_config["partition-id"]),

@@ -53,3 +53,16 @@ def evaluate_content_reply(content: RecordDict, context: Context) -> RecordDict:
     instruction, run_config = read_evaluate(content)
     task = _task(run_config, context, instruction.partition_id)
     return evaluate_reply_content(handle_evaluate(task, instruction))
+
+
+def prepare(run_config: str, context: Context) -> None:
+    """Build this worker's task ahead of its first round (dataset, partitions, a model).
+
+    A failure here is left to the first train message to report.
+    """
+    try:
+        task = _task(run_config, context, int(context.node_config["partition-id"]))
+        task.client_data(int(context.node_config["partition-id"]))
+        task.new_model()
+    except Exception:  # reported, with its partition, by the first train message
+        return

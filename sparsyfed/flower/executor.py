@@ -58,7 +58,9 @@ class GridExecutor:
         self.grid = grid
         self.run_config = run_config
         self.timeout = timeout
-        self.partition_to_node = discover_partitions(grid, num_clients, DISCOVERY_TIMEOUT_SECONDS)
+        self.partition_to_node = discover_partitions(
+            grid, num_clients, DISCOVERY_TIMEOUT_SECONDS, run_config if _long_lived(grid) else None
+        )
         self._node_to_partition = {n: p for p, n in self.partition_to_node.items()}
 
     def train(self, instructions: Sequence[TrainInstruction]) -> list[TrainReply | ClientFailure]:
@@ -110,8 +112,26 @@ class GridExecutor:
         return out
 
 
-def discover_partitions(grid: Grid, num_clients: int, timeout: float) -> dict[int, int]:
-    """Ask every node for its partition id; return partition id -> node id."""
+def _long_lived(grid: Grid) -> bool:
+    """Whether the clients are long-lived workers (the simulation's Ray actors).
+
+    Under the deployment engine every message starts a new ClientApp process,
+    so preparing one during discovery would be wasted.
+    """
+    from flwr.superlink.grid.inmemory_grid import InMemoryGrid
+
+    return isinstance(grid, InMemoryGrid)
+
+
+def discover_partitions(
+    grid: Grid, num_clients: int, timeout: float, prepare: str | None = None
+) -> dict[int, int]:
+    """Ask every node for its partition id; return partition id -> node id.
+
+    With ``prepare`` (the run config as JSON) each node also builds its task
+    (imports, dataset, partitions) while it answers, so that the round
+    time-out measures rounds, not the workers' start-up.
+    """
     deadline = time.monotonic() + NODE_WAIT_SECONDS
     node_ids = list(grid.get_node_ids())
     while len(node_ids) < num_clients and time.monotonic() < deadline:
@@ -123,8 +143,9 @@ def discover_partitions(grid: Grid, num_clients: int, timeout: float) -> dict[in
             f"start it with at least {num_clients} (flwr run: --federation-config "
             f'"num-supernodes={num_clients}")'
         )
+    query = {} if prepare is None else {"prepare": prepare}
     queries = [
-        Message(RecordDict({"config": ConfigRecord({})}), dst_node_id=nid, message_type=MessageType.QUERY)
+        Message(RecordDict({"config": ConfigRecord(query)}), dst_node_id=nid, message_type=MessageType.QUERY)
         for nid in node_ids
     ]  # fmt: skip
     mapping: dict[int, int] = {}

@@ -37,6 +37,11 @@ def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
         (["sparsity=1.5"], "error: sparsity=1.5 is not allowed: it must lie in [0, 1)"),
         (["num_clients=100000"], "error: num_clients=100000 is not allowed: at most the 1200"),
         (["method=nope"], "error: method='nope' is not known; allowed: fedavg, "),
+        pytest.param(
+            ["device=cuda"],
+            "error: device='cuda' is not allowed: this machine has no CUDA",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="needs no CUDA"),
+        ),
         (["model=resnet18_cifar"], "error: model=resnet18_cifar cannot take dataset=mnist1d"),
     ],
 )
