@@ -41,7 +41,6 @@ from sparsyfed.flower.flwr_cli import (
     wait_for_status,
 )
 from sparsyfed.flower.processes import stop_tree
-from sparsyfed.validation import ConfigError
 
 CONNECTION = "deployment"
 
@@ -236,26 +235,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_intermixed_args(argv)
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns the exit code."""
-    from sparsyfed.flower.launch import BAD_INPUT, INTERRUPTED, app_root, prepare
+    from sparsyfed.flower.launch import INTERRUPTED, app_and_run, terminate
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        app_dir = (args.app_dir or app_root()).resolve()
-        prepared = prepare(args.overrides)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return BAD_INPUT
-    if prepared.complete:
-        print(f"run complete: {prepared.output_dir}; nothing to do")
-        return 0
+    checked = app_and_run(args.app_dir, args.overrides)
+    if isinstance(checked, int):
+        return checked
+    app_dir, prepared = checked
     home = args.flwr_home or Path(tempfile.mkdtemp(prefix="sparsyfed-deploy-"))
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         code, _ = run(
             prepared.overrides,

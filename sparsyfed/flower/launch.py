@@ -262,24 +262,38 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_intermixed_args(argv)
 
 
-def _terminate(signum: int, frame: Any) -> None:
+def terminate(signum: int, frame: Any) -> None:
+    """SIGTERM handler: unwind (so ``finally`` blocks stop what was started), exit 128 + signum."""
     raise SystemExit(128 + signum)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point; returns the exit code."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def app_and_run(app_dir: Path | None, overrides: Sequence[str]) -> tuple[Path, Prepared] | int:
+    """The app directory and the checked run, or the exit code when there is nothing to start.
+
+    A bad input prints its one line and gives :data:`BAD_INPUT`; a complete run
+    says so and gives 0.
+    """
     try:
-        app_dir = (args.app_dir or app_root()).resolve()
-        if not (app_dir / "pyproject.toml").is_file():
-            raise ConfigError(f"--app-dir {app_dir} holds no pyproject.toml")
-        prepared = prepare(args.overrides)
+        root = (app_dir or app_root()).resolve()
+        if not (root / "pyproject.toml").is_file():
+            raise ConfigError(f"--app-dir {root} holds no pyproject.toml")
+        prepared = prepare(overrides)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return BAD_INPUT
     if prepared.complete:
         print(f"run complete: {prepared.output_dir}; nothing to do")
         return 0
+    return root, prepared
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point; returns the exit code."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    checked = app_and_run(args.app_dir, args.overrides)
+    if isinstance(checked, int):
+        return checked
+    app_dir, prepared = checked
     from sparsyfed.flower.flwr_cli import free_ports
 
     given = [p for p in (args.port, args.control_port) if p]
@@ -287,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     private = args.flwr_home is None
     home = Path(tempfile.mkdtemp(prefix="sparsyfed-flwr-")) if private else args.flwr_home
     home = home.expanduser().resolve()
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, terminate)
     code = FAILED
     try:
         code = run_flwr(

@@ -9,6 +9,7 @@ waiting. The same faults under Ray, with real time-outs, are in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -51,6 +52,20 @@ def test_fault_plan_picks_the_exact_share_from_its_own_seed_stream():
     assert len(fault_plan(FaultConfig("raise", 1.0, 0, 1), streams, 3, clients)) == 10
 
 
+@contextlib.contextmanager
+def captured_log():
+    """The messages of the ``sparsyfed`` logger while the block runs (a handler of its own)."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("sparsyfed")
+    logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+
+
 class _GlobalStates(Callback):
     """Keeps the global model after every round."""
 
@@ -79,15 +94,8 @@ def test_faulty_clients_are_dropped_and_the_model_is_the_mean_of_the_survivors(
         tmp_path, data_dir, "method=fedavg", *FAULTY, f"faults.kind={kind}",
         "simulation.round_timeout=30",
     )  # fmt: skip
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    logger = logging.getLogger("sparsyfed")
-    logger.addHandler(handler)
-    try:
+    with captured_log() as lines:
         states, grid = _run_with_states(cfg, monkeypatch)
-    finally:
-        logger.removeHandler(handler)
     rows = read_rows(cfg)
     task = get_task(cfg)
     logged = [line for line in lines if " failed (" in line]
@@ -195,13 +203,6 @@ def test_every_fault_kind_in_one_run_of_the_bare_loop(tmp_path, data_dir, capfd)
     from sparsyfed.run.session import execute, plan
 
     cfg = make_cfg(tmp_path, data_dir, *every_fault_args(tmp_path, data_dir, 6))
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    logger = logging.getLogger("sparsyfed")
-    logger.addHandler(handler)
-    try:
+    with captured_log() as lines:
         execute(cfg, LocalExecutor(cfg), plan(cfg))
-    finally:
-        logger.removeHandler(handler)
     assert_every_fault_met(cfg, "\n".join(lines))
