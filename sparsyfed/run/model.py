@@ -105,7 +105,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
 
     archive = _archive(path)
     meta = archive.meta
-    cfg = RunConfig.from_dict(meta["config"])
+    cfg = RunConfig.from_dict(with_current_defaults(meta["config"]))
     method = build_method(cfg)
     model = build_model(
         cfg.model.name, cfg.model.options, tuple(meta["input_shape"]), int(meta["num_classes"])
@@ -114,3 +114,25 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     state = {k: torch.from_numpy(np.array(v)) for k, v in archive.tensors("").items()}
     model.load_state_dict(state)
     return model.to(device).eval()
+
+
+_SELECTED_BLOCKS = ("dataset", "model", "method")
+"""Blocks chosen by a config group: a stored one is kept whole, never filled from the defaults."""
+
+
+def with_current_defaults(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored run config with the keys added to ``conf/config.yaml`` since, at their defaults.
+
+    A model file written before a key existed (``faults``, ``simulation.min_completion``,
+    ...) still loads; the blocks chosen by a config group (dataset, model, method) are
+    taken as stored.
+    """
+    from sparsyfed.config import compose_config
+
+    merged = dict(stored)
+    for key, default in compose_config([]).items():
+        if key not in merged:
+            merged[key] = default
+        elif isinstance(default, dict) and key not in _SELECTED_BLOCKS:
+            merged[key] = {**default, **merged[key]}
+    return merged

@@ -181,3 +181,18 @@ def test_a_corrupt_checkpoint_is_one_clear_error(tmp_path, data_dir, monkeypatch
         prepare_run_dir(cfg)
     os.remove(checkpoint)  # as the message says: the run then starts over
     assert prepare_run_dir(cfg).status is Status.FRESH
+
+
+def test_a_model_file_from_before_newer_config_keys_still_loads(tmp_path, data_dir):
+    from sparsyfed.run.archive import Archive
+
+    cfg = make_cfg(tmp_path, data_dir, "rounds=1")
+    run_inprocess(cfg)
+    path = tmp_path / "run" / "model.sfa"
+    expected = load_model(tmp_path / "run").state_dict()
+    archive = Archive.read(path)
+    del archive.meta["config"]["faults"]  # written before these keys existed
+    del archive.meta["config"]["simulation"]["min_completion"]
+    archive.write(path)
+    state = load_model(tmp_path / "run").state_dict()
+    assert all(torch.equal(state[k], expected[k]) for k in expected)
