@@ -13,8 +13,6 @@ from omegaconf import DictConfig
 
 from sparsyfed.config import (
     ConfigError,
-    check_group_choices,
-    check_override_keys,
     conf_dir,
     load_config,
     to_plain,
@@ -26,7 +24,7 @@ from sparsyfed.data import DatasetNotFoundError
 from sparsyfed.flower.ray_cluster import RayResourcesError, check_cluster
 from sparsyfed.run.directory import Status
 from sparsyfed.run.files import ERROR_FILE
-from sparsyfed.run.preflight import check_device, check_output_dir, check_output_path, check_task
+from sparsyfed.run.preflight import check_device, check_output_dir, check_overrides, check_task
 from sparsyfed.run.session import plan
 
 EXIT_INCOMPLETE = 3
@@ -111,12 +109,8 @@ def _record_failed_job(run_cfg: RunConfig) -> None:
 def main() -> None:
     """Console entry point."""
     try:
-        overrides = [a for a in sys.argv[1:] if not a.startswith("-")]
-        check_group_choices(overrides)
-        check_override_keys(overrides)
-        for item in overrides:  # before Hydra creates its own run directory
-            if item.startswith("output_dir=") and item != "output_dir=null":
-                check_output_path(item.partition("=")[2])
+        # Before Hydra creates its own run directory.
+        check_overrides([a for a in sys.argv[1:] if not a.startswith("-")])
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -72,24 +72,15 @@ def prepare(overrides: Sequence[str], default_out: Path | None = None) -> Prepar
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from sparsyfed.config import (
-        check_group_choices,
-        check_override_keys,
-        compose_config,
-        load_config,
-    )
+    from sparsyfed.config import compose_config, load_config
     from sparsyfed.data import DatasetNotFoundError
-    from sparsyfed.run.preflight import check_output_path
+    from sparsyfed.run.preflight import check_overrides
 
     overrides = list(overrides)
     for item in overrides:
         if item.startswith("-"):
             raise ConfigError(f"{item}: options go before the overrides; see --help")
-    check_group_choices(overrides)
-    check_override_keys(overrides)
-    for item in overrides:
-        if item.startswith("output_dir=") and item != "output_dir=null":
-            check_output_path(item.partition("=")[2])
+    check_overrides(overrides)
     try:
         plain = compose_config(overrides)
     except (HydraException, OmegaConfBaseException) as err:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,14 @@ from typing import Any
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
-from sparsyfed.config import ConfigError, check_override_keys, compose_config, load_config
+from sparsyfed.config import ConfigError, compose_config, load_config
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.run import RoundIncomplete
 from sparsyfed.core.task import Task
 from sparsyfed.data import DatasetNotFoundError
 from sparsyfed.flower.executor import GridExecutor
 from sparsyfed.run.directory import Decision, Status
-from sparsyfed.run.preflight import check_device, check_output_dir, check_task
+from sparsyfed.run.preflight import check_device, check_output_dir, check_overrides, check_task
 from sparsyfed.run.session import execute, plan
 
 
@@ -77,14 +76,14 @@ def config_from_run_config(run_config: Mapping[str, Any]) -> RunConfig:
     addressed: unknown keys, the output directory, the device, the dataset,
     the number of clients and the model's fit to the data.
     """
+    from sparsyfed.flower.launch import default_output_dir
+
     overrides = shlex.split(str(run_config.get("overrides", "")))
-    check_override_keys(overrides)
+    check_overrides(overrides)
     plain = compose_config(overrides)
     output_dir = str(run_config.get("output-dir", "")) or plain.get("output_dir")
-    if not output_dir:
-        stamp = time.strftime("%Y-%m-%d/%H-%M-%S")
-        output_dir = f"outputs/flwr/{stamp}-{plain['method']['name']}"
-    plain["output_dir"] = str(Path(output_dir).expanduser().resolve())
+    resolved = Path(output_dir).expanduser().resolve() if output_dir else None
+    plain["output_dir"] = str(resolved or default_output_dir(plain["method"]["name"]))
     cfg = load_config(plain)
     check_output_dir(cfg)
     check_device(cfg)

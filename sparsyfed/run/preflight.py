@@ -8,6 +8,7 @@ Each check raises :class:`~sparsyfed.validation.ConfigError` naming the key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -15,6 +16,21 @@ import torch
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.task import Task
 from sparsyfed.validation import ConfigError, fail
+
+
+def check_overrides(overrides: Sequence[str]) -> None:
+    """Check command-line overrides before anything composes them into a run directory.
+
+    Group choices, known keys (:func:`~sparsyfed.config.check_override_keys`) and an
+    ``output_dir=`` path; every entry point calls it first.
+    """
+    from sparsyfed.config import check_group_choices, check_override_keys
+
+    check_group_choices(overrides)
+    check_override_keys(overrides)
+    for item in overrides:
+        if item.startswith("output_dir=") and item != "output_dir=null":
+            check_output_path(item.partition("=")[2])
 
 
 def check_output_dir(cfg: RunConfig) -> None:
