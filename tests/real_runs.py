@@ -1,6 +1,7 @@
 """Shared by the real-run tests: SIGKILL after a random round, the same command resumes bit for bit.
 
-Both entry points: ``python -m sparsyfed`` (Ray through ``run_simulation``) and
+Both entry points: ``python -m sparsyfed`` (killed on Ray through ``run_simulation``,
+resumed on local worker processes) and
 ``flwr run .`` (a local SuperLink, its ``flwr-simulation`` process killed).
 The reference is one uninterrupted run through the real ClientApp in this process
 (no Ray; the server's torch threads are pinned to 1 so that every path computes
@@ -37,8 +38,8 @@ def overrides(data_dir: Path) -> list[str]:
     ]
 
 
-def python_m(data_dir: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "sparsyfed", *overrides(data_dir), f"output_dir={out}"]
+def python_m(data_dir: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "sparsyfed", *overrides(data_dir), f"output_dir={out}", *extra]
 
 
 def records_written(out: Path) -> int:

@@ -44,6 +44,7 @@ OPERATIONAL_KEYS = (
     "simulation.min_completion",
     "faults",
     "simulation.ray_address",
+    "simulation.backend",
     "wandb",
     "checkpoint",
 )
@@ -52,6 +53,9 @@ OPERATIONAL_KEYS = (
 A checkpoint resumes under other values of these keys: a run stopped by failing
 clients (or by injected faults) continues once the cause is gone.
 """
+SIMULATION_BACKENDS = ("auto", "processes", "ray")
+"""``simulation.backend``: local worker processes, Ray, or ``auto`` (Ray on a cluster or
+with GPU shares, else processes)."""
 FAULT_KINDS = ("none", "raise", "timeout", "nonfinite", "malformed", "mix")
 """``faults.kind``: what an injected faulty client does (docs/faults.md)."""
 
@@ -140,6 +144,7 @@ class WireOptions:
 class SimulationConfig:
     """Workers and threads of the simulation engine (``simulation`` block)."""
 
+    backend: str
     client_cpus: float
     client_gpus: float
     client_threads: int
@@ -440,6 +445,7 @@ def _optional_address(value: Any) -> str | None:
 def _simulation(block: Mapping[str, Any]) -> SimulationConfig:
     read = _Reader(block, "simulation.")
     sim = SimulationConfig(
+        backend=as_choice("simulation.backend", read("backend"), SIMULATION_BACKENDS),
         client_cpus=read.number("client_cpus", lambda v: v > 0, "it must be > 0"),
         client_gpus=read.number(
             "client_gpus",
@@ -459,6 +465,16 @@ def _simulation(block: Mapping[str, Any]) -> SimulationConfig:
         verbose=as_bool("simulation.verbose", read("verbose")),
     )
     read.done()
+    if sim.backend == "processes" and sim.client_gpus > 0:
+        fail(
+            "simulation.client_gpus", sim.client_gpus,
+            "GPU shares are Ray's; use simulation.backend=ray (or auto) or client_gpus=0",
+        )  # fmt: skip
+    if sim.backend == "processes" and sim.ray_address not in (None, "local"):
+        fail(
+            "simulation.backend", sim.backend,
+            f"simulation.ray_address={sim.ray_address} needs the ray backend (or auto)",
+        )  # fmt: skip
     return sim
 
 

@@ -15,7 +15,7 @@ from flwr.app import Context, RecordDict
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.client import handle_evaluate, handle_train
 from sparsyfed.core.faults import train_with_fault
-from sparsyfed.core.task import Task, get_task
+from sparsyfed.core.task import Task, config_key, get_task
 from sparsyfed.flower.records import (
     evaluate_reply_content,
     read_evaluate,
@@ -63,6 +63,18 @@ def prepare(run_config: str, context: Context) -> None:
     try:
         task = _task(run_config, context, int(context.node_config["partition-id"]))
         task.client_data(int(context.node_config["partition-id"]))
-        task.new_model()
+        _warm_model(task)
     except Exception:  # reported, with its partition, by the first train message
         return
+
+
+_WARMED: set[str] = set()
+"""Config keys whose model this worker has built once (a worker may serve many nodes)."""
+
+
+def _warm_model(task: Task) -> None:
+    """Build one model of ``task``, the first time only."""
+    key = config_key(task.cfg)
+    if key not in _WARMED:
+        task.new_model()
+        _WARMED.add(key)

@@ -1,7 +1,10 @@
 """The executor that reaches clients as Flower messages over a ``Grid``.
 
 Node ids are random per run; the executor asks every node once for its
-``partition-id`` (a query message) and then addresses partitions. Replies are
+``partition-id`` (a query message) and then addresses partitions. On a
+:class:`~sparsyfed.flower.process_grid.ProcessGrid`, whose nodes are known
+by construction, it asks with the first round, so that the server builds
+its state while the workers start. Replies are
 matched to partitions by the node they come from; an error reply, a reply
 naming another partition, or a reply that cannot be parsed becomes a
 :class:`~sparsyfed.core.messages.ClientFailure`.
@@ -56,12 +59,24 @@ class GridExecutor:
 
     def __init__(self, grid: Grid, num_clients: int, run_config: str, timeout: float) -> None:
         self.grid = grid
+        self.num_clients = num_clients
         self.run_config = run_config
         self.timeout = timeout
-        self.partition_to_node = discover_partitions(
-            grid, num_clients, DISCOVERY_TIMEOUT_SECONDS, run_config if _long_lived(grid) else None
-        )
-        self._node_to_partition = {n: p for p, n in self.partition_to_node.items()}
+        self._partition_to_node: dict[int, int] | None = None
+        self._node_to_partition: dict[int, int] = {}
+        if not _local_processes(grid):
+            self.partition_to_node  # noqa: B018 (a missing node fails before the run starts)
+
+    @property
+    def partition_to_node(self) -> dict[int, int]:
+        """Partition id -> node id, asked of the nodes on first use."""
+        if self._partition_to_node is None:
+            prepare = self.run_config if _long_lived(self.grid) else None
+            self._partition_to_node = discover_partitions(
+                self.grid, self.num_clients, DISCOVERY_TIMEOUT_SECONDS, prepare
+            )
+            self._node_to_partition = {n: p for p, n in self._partition_to_node.items()}
+        return self._partition_to_node
 
     def train(self, instructions: Sequence[TrainInstruction]) -> list[TrainReply | ClientFailure]:
         """Send one train message per instruction; return the parsed replies."""
@@ -84,10 +99,11 @@ class GridExecutor:
     ) -> list[Any]:
         if not instructions:
             return []
+        partition_to_node = self.partition_to_node
         messages = [
             Message(
                 to_content(instruction, self.run_config),
-                dst_node_id=self.partition_to_node[instruction.partition_id],
+                dst_node_id=partition_to_node[instruction.partition_id],
                 message_type=message_type,
                 group_id=str(instruction.ctx.round),
             )
@@ -112,15 +128,21 @@ class GridExecutor:
         return out
 
 
+def _local_processes(grid: Grid) -> bool:
+    from sparsyfed.flower.process_grid import ProcessGrid
+
+    return isinstance(grid, ProcessGrid)
+
+
 def _long_lived(grid: Grid) -> bool:
-    """Whether the clients are long-lived workers (the simulation's Ray actors).
+    """Whether the clients are long-lived workers (Ray actors or local worker processes).
 
     Under the deployment engine every message starts a new ClientApp process,
     so preparing one during discovery would be wasted.
     """
     from flwr.superlink.grid.inmemory_grid import InMemoryGrid
 
-    return isinstance(grid, InMemoryGrid)
+    return isinstance(grid, InMemoryGrid) or _local_processes(grid)
 
 
 def discover_partitions(

@@ -8,7 +8,8 @@ from typing import Any
 
 from sparsyfed.callbacks.console import get_logger
 from sparsyfed.config.schema import RunConfig
-from sparsyfed.flower.ray_cluster import init_args, start_ray
+from sparsyfed.core.task import resolve_device
+from sparsyfed.flower.ray_cluster import client_device, cluster_address, init_args, start_ray
 from sparsyfed.run.directory import Decision
 
 
@@ -26,8 +27,72 @@ def quiet_environment(verbose: bool) -> None:
         logging.getLogger("flwr").setLevel(logging.ERROR)
 
 
+CLIENT_APP = "sparsyfed.flower.client_app:app"
+
+
+def backend(cfg: RunConfig) -> str:
+    """The engine that runs the ClientApps: ``processes`` (local) or ``ray``."""
+    sim = cfg.simulation
+    if sim.backend != "auto":
+        return sim.backend
+    if cluster_address(sim.ray_address) is not None or sim.client_gpus > 0:
+        return "ray"
+    return "processes"
+
+
+def process_workers(cfg: RunConfig) -> int:
+    """Worker processes of the ``processes`` backend: CPUs / ``client_cpus``, at least one.
+
+    The CPUs are ``simulation.ray_cpus`` if set, else this machine's. More
+    workers than clients in a round would only wait.
+    """
+    sim = cfg.simulation
+    cpus = sim.ray_cpus or os.cpu_count() or 1
+    busiest = max(cfg.clients_per_round, cfg.fed_eval_clients)
+    return max(1, min(int(cpus // sim.client_cpus), busiest))
+
+
 def simulate(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     """Run one federated simulation of a validated config; return its summary.
+
+    The ClientApps run on the engine of :func:`backend`: local worker
+    processes (:class:`~sparsyfed.flower.process_grid.ProcessGrid`, no Ray:
+    the default on one machine) or Ray. Both run the same ClientApp on the
+    same messages and give the same results, bit for bit; the ServerApp's loop
+    runs in this process either way.
+    """
+    quiet_environment(cfg.simulation.verbose)
+    if backend(cfg) == "processes":
+        return _simulate_processes(cfg, decision)
+    return _simulate_ray(cfg, decision)
+
+
+def _simulate_processes(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
+    """The ClientApps in :func:`process_workers` local processes."""
+    from flwr.supercore.task_identity import TaskIdentity
+
+    from sparsyfed.flower.process_grid import RUN_ID, ProcessGrid
+    from sparsyfed.flower.server_app import run_server
+
+    workers = process_workers(cfg)
+    get_logger().info(
+        "device: %s (server), %s (clients), %d client worker process%s",
+        resolve_device(cfg.device),
+        client_device(cfg, attached=False),
+        workers,
+        "es" if workers != 1 else "",
+    )
+    saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
+    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, RUN_ID, 0
+    try:
+        with ProcessGrid(CLIENT_APP, cfg.num_clients, workers) as grid:
+            return run_server(grid, cfg, decision)
+    finally:
+        TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
+
+
+def _simulate_ray(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
+    """The ClientApps in Ray workers, through ``flwr.simulation.run_simulation``.
 
     One Ray worker per ``simulation.client_cpus`` CPUs (and
     ``simulation.client_gpus`` GPUs) trains the sampled clients, on a local Ray
@@ -45,7 +110,6 @@ def simulate(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     """
     sim = cfg.simulation
     verbose = sim.verbose
-    quiet_environment(verbose)
     from flwr.simulation import run_simulation
 
     from sparsyfed.flower.client_app import app as client_app

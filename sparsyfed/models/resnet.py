@@ -23,7 +23,6 @@ torchvision default initialisation is overwritten there).
 from __future__ import annotations
 
 from torch import nn
-from torchvision.models import resnet18
 
 #: The input shape (channels first, no batch dimension) each model expects.
 INPUT_SHAPES: dict[str, tuple[int, ...]] = {
@@ -66,6 +65,8 @@ def resnet18_cifar(num_classes: int) -> nn.Module:
         The torchvision ResNet-18 with the CIFAR stem (default initialisation).
 
     """
+    from torchvision.models import resnet18  # on use: torchvision takes a second to import
+
     model = resnet18(weights=None, num_classes=num_classes)
     # Assigning to an existing attribute keeps the module order (conv1 stays first).
     model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
@@ -87,6 +88,8 @@ def resnet18_speech(num_classes: int) -> nn.Module:
         The torchvision ResNet-18 with a one-channel stem (default initialisation).
 
     """
+    from torchvision.models import resnet18
+
     model = resnet18(weights=None, num_classes=num_classes)
     model.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
     return model
