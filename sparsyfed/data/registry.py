@@ -32,6 +32,7 @@ LOADERS: Mapping[str, str] = MappingProxyType(
         "cifar10": "sparsyfed.data.cifar:load_cifar10",
         "cifar100": "sparsyfed.data.cifar:load_cifar100",
         "speech_commands": "sparsyfed.data.speech:load_speech_commands",
+        "synthetic": "sparsyfed.data.synthetic:load_synthetic",
     }
 )
 """Dataset name to its loader, ``"<module>:<function>"``."""

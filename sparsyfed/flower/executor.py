@@ -12,6 +12,7 @@ naming another partition, or a reply that cannot be parsed becomes a
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -140,9 +141,10 @@ def _long_lived(grid: Grid) -> bool:
     Under the deployment engine every message starts a new ClientApp process,
     so preparing one during discovery would be wasted.
     """
-    from flwr.superlink.grid.inmemory_grid import InMemoryGrid
-
-    return isinstance(grid, InMemoryGrid) or _local_processes(grid)
+    if _local_processes(grid):
+        return True
+    inmemory = sys.modules.get("flwr.superlink.grid.inmemory_grid")  # not imported: not one
+    return inmemory is not None and isinstance(grid, inmemory.InMemoryGrid)
 
 
 def discover_partitions(

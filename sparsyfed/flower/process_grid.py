@@ -24,7 +24,7 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -85,6 +85,9 @@ class ProcessGrid(Grid):
         Nodes of the federation; node ``NODE_ID_OFFSET + i`` holds partition ``i``.
     workers : int
         Worker processes (each runs one message at a time).
+    preload : sequence of str
+        Modules the fork server imports once for every worker, besides the app's
+        (the handlers' heavy imports, e.g. torch).
 
     Notes
     -----
@@ -94,13 +97,15 @@ class ProcessGrid(Grid):
 
     """
 
-    def __init__(self, app_ref: str, num_nodes: int, workers: int) -> None:
+    def __init__(
+        self, app_ref: str, num_nodes: int, workers: int, preload: Sequence[str] = ()
+    ) -> None:
         super().__init__()
         if workers < 1:
             raise ValueError(f"workers={workers}: at least one worker is needed")
         self.app_ref, self.num_nodes, self.size = app_ref, num_nodes, workers
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload([app_ref.partition(":")[0]])
+        self._ctx.set_forkserver_preload([app_ref.partition(":")[0], *preload])
         self._workers: list[_Worker] = []
         self._queue: collections.deque[tuple[str, Message]] = collections.deque()
         self._replies: dict[str, Message] = {}

@@ -85,7 +85,8 @@ def _simulate_processes(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, RUN_ID, 0
     try:
-        with ProcessGrid(CLIENT_APP, cfg.num_clients, workers) as grid:
+        preload = ["sparsyfed.flower.client_handlers"]  # torch and the task, imported once
+        with ProcessGrid(CLIENT_APP, cfg.num_clients, workers, preload) as grid:
             return run_server(grid, cfg, decision)
     finally:
         TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved

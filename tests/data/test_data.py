@@ -72,7 +72,23 @@ def mnist1d_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_dataset_names() -> None:
-    assert DATASETS == ("mnist1d", "digits", "cifar10", "cifar100", "speech_commands")
+    assert DATASETS == ("mnist1d", "digits", "cifar10", "cifar100", "speech_commands", "synthetic")
+
+
+def test_synthetic_is_seeded_shaped_and_learnable_by_its_class_means() -> None:
+    options = {"shape": [3, 8, 8], "num_classes": 4, "num_train": 400, "num_test": 100}
+    ds = load_dataset("synthetic", **options)
+    again = load_dataset("synthetic", **options)
+    other = load_dataset("synthetic", **options, generator_seed=1)
+    assert ds.x_train.shape == (400, 3, 8, 8) and ds.x_test.shape == (100, 3, 8, 8)
+    assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int64
+    assert ds.input_shape == (3, 8, 8) and ds.num_classes == 4
+    assert np.array_equal(ds.x_train, again.x_train) and np.array_equal(ds.y_test, again.y_test)
+    assert not np.array_equal(ds.x_train, other.x_train)
+    # The nearest training-class mean names the test label far above chance (0.25).
+    means = np.stack([ds.x_train[ds.y_train == c].mean(0) for c in range(4)]).reshape(4, -1)
+    dist = ((ds.x_test.reshape(100, 1, -1) - means[None]) ** 2).sum(-1)
+    assert (dist.argmin(1) == ds.y_test).mean() > 0.9
 
 
 def test_digits_shapes_dtypes_and_range() -> None:

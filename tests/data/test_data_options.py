@@ -23,6 +23,8 @@ from sparsyfed.validation import ConfigError
         ("cifar100", {"downlaod": False}, "did you mean dataset.download?"),
         ("speech_commands", {"features": "stft"}, "dataset.features='stft' is not allowed"),
         ("speech_commands", {"download": 1}, "dataset.download=1 is not allowed"),
+        ("synthetic", {"shape": [3, 0]}, "dataset.shape=0 is not allowed"),
+        ("synthetic", {"noise": -1}, "dataset.noise=-1 is not allowed: it must be >= 0"),
     ],
 )
 def test_option_errors_are_config_errors(

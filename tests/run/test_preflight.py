@@ -116,7 +116,9 @@ def test_override_keys_suggest_the_closest_known_key():
         check_override_keys(["experiment=speech_alpha0.1", "rounds=2"])
 
 
-@pytest.mark.parametrize("name", ["mnist1d", "digits", "cifar10", "cifar100", "speech_commands"])
+@pytest.mark.parametrize(
+    "name", ["mnist1d", "digits", "cifar10", "cifar100", "speech_commands", "synthetic"]
+)
 def test_every_dataset_runs_with_its_default_model(tmp_path, data_dir, name):
     from paper_data_fixtures import write_cifar10, write_cifar100, write_speech_commands
 
