@@ -24,6 +24,7 @@ from sparsyfed.data import DatasetNotFoundError
 from sparsyfed.flower.ray_cluster import RayResourcesError, check_cluster
 from sparsyfed.run.directory import Status
 from sparsyfed.run.files import ERROR_FILE
+from sparsyfed.run.launcher import register as register_launcher
 from sparsyfed.run.preflight import check_device, check_output_dir, check_overrides, check_task
 from sparsyfed.run.session import plan
 
@@ -114,6 +115,7 @@ def main() -> None:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    register_launcher()  # hydra/launcher=parallel
     _run()
 
 

@@ -55,12 +55,12 @@ def check_override_keys(overrides: Sequence[str]) -> None:
     exist in the config composed with the override's group choices (with a
     multirun list, in the config of any of its choices); the error names the
     closest known key. Group choices themselves are checked by
-    :func:`check_group_choices`; ``hydra.*`` overrides are left to Hydra.
+    :func:`check_group_choices`; ``hydra.*`` and ``hydra/*`` overrides are left to Hydra.
     """
     from sparsyfed.validation import unknown_key
 
     items = [o for o in overrides if "=" in o or o.startswith("~")]
-    items = [o for o in items if not o.lstrip("+~").startswith("hydra.")]
+    items = [o for o in items if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
     keys = [o.lstrip("+~").partition("=")[0] for o in items]
     if all(k in GROUPS for k in keys):
         return

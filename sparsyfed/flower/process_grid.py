@@ -72,6 +72,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.held: tuple[str, Message] | None = None
+        self.served = 0
 
 
 class ProcessGrid(Grid):
@@ -224,6 +225,7 @@ class ProcessGrid(Grid):
                 if not worker.conn.poll():
                     raise EOFError  # only its sentinel: it died without a word
                 msg_id, reply = worker.conn.recv()
+                worker.served += 1
             except (EOFError, OSError):
                 msg_id, reply = self._replace(worker)
             worker.held = None
@@ -238,6 +240,11 @@ class ProcessGrid(Grid):
         msg_id, message = worker.held
         worker.process.join(STOP_SECONDS)
         code = worker.process.exitcode
+        if worker.served == 0:  # it never got as far as one reply: its successor would not either
+            raise RuntimeError(
+                f"a client worker process died (exit code {code}) before it answered any "
+                "message (its output, if any, is above)"
+            )
         reason = f"client worker process died (exit code {code}) serving this message"
         worker.conn.close()
         self._workers[self._workers.index(worker)] = self._new_worker()

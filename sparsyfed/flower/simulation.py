@@ -11,6 +11,7 @@ from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.task import resolve_device
 from sparsyfed.flower.ray_cluster import client_device, cluster_address, init_args, start_ray
 from sparsyfed.run.directory import Decision
+from sparsyfed.run.launcher import JOB_CPUS_ENV
 
 
 def quiet_environment(verbose: bool) -> None:
@@ -43,11 +44,16 @@ def backend(cfg: RunConfig) -> str:
 def process_workers(cfg: RunConfig) -> int:
     """Worker processes of the ``processes`` backend: CPUs / ``client_cpus``, at least one.
 
-    The CPUs are ``simulation.ray_cpus`` if set, else this machine's. More
-    workers than clients in a round would only wait.
+    The CPUs are ``simulation.ray_cpus`` if set, else this machine's, and at
+    most a parallel sweep's share per job (``SPARSYFED_JOB_CPUS``,
+    :mod:`sparsyfed.run.launcher`). More workers than clients in a round
+    would only wait.
     """
     sim = cfg.simulation
     cpus = sim.ray_cpus or os.cpu_count() or 1
+    share = os.environ.get(JOB_CPUS_ENV, "")
+    if share.isdigit() and int(share) > 0:  # one job of a parallel sweep
+        cpus = min(cpus, int(share))
     busiest = max(cfg.clients_per_round, cfg.fed_eval_clients)
     return max(1, min(int(cpus // sim.client_cpus), busiest))
 

@@ -13,6 +13,8 @@ PARTITION_FILE = "partitions.json"
 CHECKPOINT_FILE = "checkpoint.sfa"
 MODEL_FILE = "model.sfa"
 ERROR_FILE = "error.txt"
+CONSOLE_FILE = "console.log"
+"""A parallel sweep job's console output (:mod:`sparsyfed.run.launcher`; not a run file)."""
 
 RUN_FILES = (
     CONFIG_FILE,
