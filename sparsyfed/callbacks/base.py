@@ -61,3 +61,6 @@ class Callback:
 
     def on_run_end(self, summary: Mapping[str, Any], run: FederatedRun) -> None:
         """Called once after the last round."""
+
+    def on_run_stop(self) -> None:
+        """Called once when the run leaves its loop, completed or not (finish what is in flight)."""

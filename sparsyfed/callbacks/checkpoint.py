@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparsyfed.callbacks.base import Callback, RunInfo
-from sparsyfed.run.checkpoint import save_checkpoint
+from sparsyfed.run.archive import Archive
+from sparsyfed.run.checkpoint import checkpoint_archive
 from sparsyfed.run.files import CHECKPOINT_FILE, MODEL_FILE
 from sparsyfed.run.model import save_model
 
@@ -21,6 +24,13 @@ class CheckpointWriter(Callback):
     Runs after the metrics writer, so the records a checkpoint refers to are on
     disk. When the run completes the checkpoint is removed (the model file and
     the records hold everything a finished run keeps).
+
+    The run state is copied into an archive (bytes) at the end of its round; a
+    background thread serialises and writes it (compression, fsync) while the
+    next round runs. At most one write is in flight: the next checkpoint, the
+    model file and the end of the run wait for it, and a failed write is
+    raised there. A process killed mid-write leaves the previous checkpoint,
+    from which the same command resumes.
 
     Parameters
     ----------
@@ -37,6 +47,8 @@ class CheckpointWriter(Callback):
         self.every = every
         self.total_rounds = 0
         self._info: RunInfo | None = None
+        self._writing: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def on_run_start(self, info: RunInfo) -> None:
         """Remember the run's shape."""
@@ -49,8 +61,9 @@ class CheckpointWriter(Callback):
         if rnd == 0:
             return
         if self.every and rnd % self.every == 0:
-            save_checkpoint(self.output_dir / CHECKPOINT_FILE, run.snapshot())
+            self._write(checkpoint_archive(run.snapshot()))
         if rnd == self.total_rounds:
+            self.wait()
             assert self._info is not None
             dataset = self._info.task.dataset
             save_model(
@@ -64,4 +77,35 @@ class CheckpointWriter(Callback):
 
     def on_run_end(self, summary: Mapping[str, Any], run: FederatedRun) -> None:
         """The run is complete: its checkpoint is no longer needed."""
+        self.wait()
         (self.output_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+    def on_run_stop(self) -> None:
+        """A stopped run leaves its last checkpoint complete on disk (a failed write is logged)."""
+        try:
+            self.wait()
+        except Exception as err:  # the run's own error, if any, is the one to raise
+            logging.getLogger("sparsyfed").error(
+                "error: the last checkpoint was not written: %s", err
+            )
+
+    def _write(self, archive: Archive) -> None:
+        self.wait()
+        path = self.output_dir / CHECKPOINT_FILE
+        self._writing = threading.Thread(target=self._save, args=(archive, path), name="checkpoint")
+        self._writing.start()  # not a daemon: an exiting process finishes the write first
+
+    def _save(self, archive: Archive, path: Path) -> None:
+        try:
+            archive.write(path)
+        except BaseException as err:  # raised by wait(), in the run's thread
+            self._error = err
+
+    def wait(self) -> None:
+        """Wait for the checkpoint being written; raise its error, if any."""
+        if self._writing is not None:
+            self._writing.join()
+            self._writing = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error

@@ -133,17 +133,21 @@ class FederatedRun:
         info = RunInfo(self.cfg, self.header, self.round, self.history, self.task)
         for callback in self.callbacks:
             callback.on_run_start(info)
-        if self.round == 0:
-            self._record({"round": 0, **self.server.evaluate(), **self.server.sparsity()})
-        for rnd in range(self.round + 1, self.cfg.rounds + 1):
-            self.round = rnd
-            self._record(self.train_round(self.task.round_context(rnd)))
-        summary = summarize(self.history, self.header) | {
-            "wall_seconds": time.perf_counter() - start,
-            "output_dir": self.cfg.output_dir,
-        }
-        for callback in self.callbacks:
-            callback.on_run_end(summary, self)
+        try:
+            if self.round == 0:
+                self._record({"round": 0, **self.server.evaluate(), **self.server.sparsity()})
+            for rnd in range(self.round + 1, self.cfg.rounds + 1):
+                self.round = rnd
+                self._record(self.train_round(self.task.round_context(rnd)))
+            summary = summarize(self.history, self.header) | {
+                "wall_seconds": time.perf_counter() - start,
+                "output_dir": self.cfg.output_dir,
+            }
+            for callback in self.callbacks:
+                callback.on_run_end(summary, self)
+        finally:
+            for callback in self.callbacks:
+                callback.on_run_stop()
         return summary
 
     def _record(self, row: dict[str, Any]) -> None:
