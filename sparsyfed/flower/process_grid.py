@@ -243,7 +243,8 @@ class ProcessGrid(Grid):
         if worker.served == 0:  # it never got as far as one reply: its successor would not either
             raise RuntimeError(
                 f"a client worker process died (exit code {code}) before it answered any "
-                "message (its output, if any, is above)"
+                "message (its output, if any, is above; a script that starts a simulation "
+                "must do so under `if __name__ == '__main__':`, as with any multiprocessing)"
             )
         reason = f"client worker process died (exit code {code}) serving this message"
         worker.conn.close()
