@@ -26,8 +26,42 @@ from sparsyfed.core.messages import (
 from sparsyfed.core.task import Task, get_task
 
 
+class PendingReplies(Protocol):
+    """Train replies that were asked for and are collected later."""
+
+    def result(self) -> list[TrainReply | ClientFailure]:
+        """Wait for the replies (or failures), one per instruction, in any order."""
+        ...
+
+
+class Deferred:
+    """Replies computed when they are asked for: ``train(instructions)`` at :meth:`result`."""
+
+    def __init__(
+        self,
+        train: Callable[[Sequence[TrainInstruction]], list[TrainReply | ClientFailure]],
+        instructions: Sequence[TrainInstruction],
+    ) -> None:
+        self._train, self._instructions = train, list(instructions)
+
+    def result(self) -> list[TrainReply | ClientFailure]:
+        """Run the instructions now."""
+        return self._train(self._instructions)
+
+
+def submit_train(executor: Any, instructions: Sequence[TrainInstruction]) -> PendingReplies:
+    """Send ``instructions`` now if ``executor`` can (``submit_train``), else defer them."""
+    submit = getattr(executor, "submit_train", None)
+    return submit(instructions) if submit is not None else Deferred(executor.train, instructions)
+
+
 class Executor(Protocol):
-    """Delivers instructions to clients and returns their replies."""
+    """Delivers instructions to clients and returns their replies.
+
+    An executor may also offer ``submit_train(instructions) -> PendingReplies``,
+    which sends the instructions at once and returns their replies later, so
+    that the server's own work overlaps the clients' (:func:`submit_train`).
+    """
 
     def train(self, instructions: Sequence[TrainInstruction]) -> list[TrainReply | ClientFailure]:
         """Run every train instruction; one reply or failure each, in any order."""

@@ -10,6 +10,7 @@ continues exactly as the uninterrupted run would.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -23,7 +24,7 @@ import torch
 from sparsyfed.callbacks.base import Callback, RunInfo
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.context import RoundContext
-from sparsyfed.core.executor import Executor
+from sparsyfed.core.executor import Executor, PendingReplies, submit_train
 from sparsyfed.core.faults import fault_plan
 from sparsyfed.core.messages import (
     ClientFailure,
@@ -51,6 +52,10 @@ class RoundIncomplete(RuntimeError):
     The round is not applied; the checkpoint of the last completed round stays
     as it is, so the same command resumes the run from there.
     """
+
+
+_SentRound = tuple[list[int], dict[str, np.ndarray], PayloadReport, PendingReplies]
+"""A round's clients, the model they were sent, its size and their pending replies."""
 
 
 class _Rejected(ValueError):
@@ -117,6 +122,8 @@ class FederatedRun:
         self._encoded: tuple[Any, dict[str, np.ndarray], EncodedMessage, PayloadReport] | None = (
             None
         )
+        self._next: _SentRound | None = None  # the next round, already sent
+        self._sampler_before_next: list[Any] = []
         if resume is not None:
             self.server.restore(resume.state.server)
             self.round = resume.state.round
@@ -124,8 +131,15 @@ class FederatedRun:
             self.history = [dict(row) for row in resume.history]
 
     def snapshot(self) -> RunState:
-        """The state after the last completed round (what a checkpoint saves)."""
-        return RunState(self.round, self.server.snapshot(), dict(self.cumulative))
+        """The state after the last completed round (what a checkpoint saves).
+
+        When the next round's clients are already sampled (:meth:`train_round`),
+        the sampler is saved as it was before, so a resumed run samples them again.
+        """
+        server = self.server.snapshot()
+        if self._next is not None:
+            server = dataclasses.replace(server, sampler=self._sampler_before_next)
+        return RunState(self.round, server, dict(self.cumulative))
 
     def run(self) -> dict[str, Any]:
         """Run the remaining rounds and return the run summary."""
@@ -157,23 +171,30 @@ class FederatedRun:
 
     # ----------------------------------------------------------------- rounds
     def train_round(self, ctx: RoundContext) -> dict[str, Any]:
-        """Run one round: sample, train, aggregate, evaluate; return its record."""
+        """Run one round: sample, train, aggregate, evaluate; return its record.
+
+        Once the round's updates are applied (and the federated evaluation is
+        done), the next round's instructions are sent before the server
+        evaluates the new model, so that an executor that can (a local process
+        grid) trains the next round's clients meanwhile. Nothing the server
+        evaluates changes those instructions, so the records are the same.
+        """
         t0 = time.perf_counter()
-        clients = self.server.sample_clients()
-        sent, model, down = self._downlink()
-        faults = fault_plan(self.cfg.faults, ctx.seeds, ctx.round, clients)
-        instructions = [
-            TrainInstruction(ctx, pid, model, self.server.client_states.get(pid), faults.get(pid))
-            for pid in clients
-        ]
-        updates, reports, failures = self._collect(self.executor.train(instructions), clients, sent)
+        sent_round = self._next if self._next is not None else self._send(ctx)
+        self._next = None
+        clients, sent, down, pending = sent_round
+        updates, reports, failures = self._collect(pending.result(), clients, sent)
         self._check_completion(len(updates), len(clients))
         server_metrics: dict[str, Any] = {}
         if updates:
             server_metrics = self.server.apply_updates(ctx, updates)
+        federated = self._federated_evaluation(ctx)
+        if ctx.round < self.cfg.rounds:
+            self._sampler_before_next = self.server.sampler.state()
+            self._next = self._send(self.task.round_context(ctx.round + 1))
         row: dict[str, Any] = {"round": ctx.round, "clients": clients}
         row |= self.server.evaluate()
-        row |= self._federated_evaluation(ctx)
+        row |= federated
         row |= self.server.sparsity()
         reduced = reduce_clients(reports)
         row |= uplink_columns(reduced)
@@ -190,6 +211,17 @@ class FederatedRun:
             row["train_flops_ratio"] = ratio(row["train_flops"], row["train_flops_dense"])
         row["round_seconds"] = time.perf_counter() - t0
         return row
+
+    def _send(self, ctx: RoundContext) -> _SentRound:
+        """Sample the round's clients and send them their instructions."""
+        clients = self.server.sample_clients()
+        sent, model, down = self._downlink()
+        faults = fault_plan(self.cfg.faults, ctx.seeds, ctx.round, clients)
+        instructions = [
+            TrainInstruction(ctx, pid, model, self.server.client_states.get(pid), faults.get(pid))
+            for pid in clients
+        ]
+        return clients, sent, down, submit_train(self.executor, instructions)
 
     def _downlink(self) -> tuple[dict[str, np.ndarray], EncodedMessage, PayloadReport]:
         """The global model, its encoding and its size, encoded once per model version.

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flwr.app import ConfigRecord, Message, MessageType, RecordDict
 from flwr.serverapp import Grid
 
+from sparsyfed.core.executor import Deferred
 from sparsyfed.core.messages import (
     ClientFailure,
     EvaluateInstruction,
@@ -91,6 +92,35 @@ class GridExecutor:
             instructions, MessageType.EVALUATE, evaluate_content, read_evaluate_reply
         )
 
+    def submit_train(self, instructions: Sequence[TrainInstruction]) -> Any:
+        """Send the train messages now on a local process grid (else when asked for).
+
+        The round time-out counts from the sending.
+        """
+        if not instructions or not _local_processes(self.grid):
+            return Deferred(self.train, instructions)
+        messages = self._messages(instructions, MessageType.TRAIN, train_content)
+        ids = list(self.grid.push_messages(messages))
+        deadline = time.monotonic() + self.timeout
+        return _Pushed(self, ids, deadline)
+
+    def _messages(
+        self,
+        instructions: Sequence[Any],
+        message_type: str,
+        to_content: Callable[[Any, str], RecordDict],
+    ) -> list[Message]:
+        partition_to_node = self.partition_to_node
+        return [
+            Message(
+                to_content(instruction, self.run_config),
+                dst_node_id=partition_to_node[instruction.partition_id],
+                message_type=message_type,
+                group_id=str(instruction.ctx.round),
+            )
+            for instruction in instructions
+        ]
+
     def _exchange(
         self,
         instructions: Sequence[Any],
@@ -100,18 +130,15 @@ class GridExecutor:
     ) -> list[Any]:
         if not instructions:
             return []
-        partition_to_node = self.partition_to_node
-        messages = [
-            Message(
-                to_content(instruction, self.run_config),
-                dst_node_id=partition_to_node[instruction.partition_id],
-                message_type=message_type,
-                group_id=str(instruction.ctx.round),
-            )
-            for instruction in instructions
-        ]
+        messages = self._messages(instructions, message_type, to_content)
+        return self.parse(self.grid.send_and_receive(messages, timeout=self.timeout), from_content)
+
+    def parse(
+        self, replies: Iterable[Message], from_content: Callable[[RecordDict], Any]
+    ) -> list[Any]:
+        """The replies as parsed records, or failures naming their partition."""
         out: list[Any] = []
-        for reply in self.grid.send_and_receive(messages, timeout=self.timeout):
+        for reply in replies:
             pid = self._node_to_partition.get(reply.metadata.src_node_id)
             if reply.has_error():
                 out.append(ClientFailure(pid, reply.error.reason[-300:], "error"))
@@ -127,6 +154,18 @@ class GridExecutor:
                 continue
             out.append(parsed)
         return out
+
+
+class _Pushed:
+    """Train messages already on a process grid; their replies when asked for."""
+
+    def __init__(self, executor: GridExecutor, ids: list[str], deadline: float) -> None:
+        self.executor, self.ids, self.deadline = executor, ids, deadline
+
+    def result(self) -> list[TrainReply | ClientFailure]:
+        left = max(0.0, self.deadline - time.monotonic())
+        replies = self.executor.grid.receive(self.ids, timeout=left)
+        return self.executor.parse(replies, read_train_reply)
 
 
 def _local_processes(grid: Grid) -> bool:

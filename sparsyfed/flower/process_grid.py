@@ -178,17 +178,24 @@ class ProcessGrid(Grid):
         self, messages: Iterable[Message], *, timeout: float | None = None
     ) -> Iterable[Message]:
         """Push the messages, then return their replies as they come, until ``timeout`` s."""
-        pending = set(self.push_messages(messages))
+        return self.receive(self.push_messages(messages), timeout=timeout)
+
+    def receive(self, message_ids: Iterable[str], *, timeout: float | None = None) -> list[Message]:
+        """The replies to pushed messages as they come, until ``timeout`` s.
+
+        Replies that come later are dropped.
+        """
+        pending = set(message_ids)
         deadline = None if timeout is None else time.monotonic() + timeout
         replies: list[Message] = []
         while pending:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                break
-            self._collect(left)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            self._collect(left)  # with no time left, only the replies already here
             for msg_id in [i for i in pending if i in self._replies]:
                 replies.append(self._replies.pop(msg_id))
                 pending.discard(msg_id)
+            if left == 0.0:
+                break
         self._awaited -= pending  # their replies, if they still come, are dropped
         return replies
 

@@ -142,3 +142,36 @@ def test_processes_refuses_what_only_ray_does(tmp_path):
         plain["output_dir"] = str(tmp_path)
         with pytest.raises(ConfigError, match=key):
             load_config(plain)
+
+
+def test_the_next_round_trains_while_the_server_evaluates(tmp_path, data_dir, monkeypatch):
+    from sparsyfed.core.server import FederatedServer
+    from sparsyfed.flower.simulation import simulate
+    from sparsyfed.run.session import plan
+
+    events: list[str] = []
+    push, evaluate = ProcessGrid.push_messages, FederatedServer.evaluate
+
+    def recording_push(self, messages):
+        messages = list(messages)
+        events.append(f"push {messages[0].metadata.message_type}")
+        return push(self, messages)
+
+    def recording_evaluate(self):
+        events.append("evaluate")
+        return evaluate(self)
+
+    monkeypatch.setattr(ProcessGrid, "push_messages", recording_push)
+    monkeypatch.setattr(FederatedServer, "evaluate", recording_evaluate)
+    cfg = make_cfg(tmp_path, data_dir, "rounds=3")
+    threads = torch.get_num_threads()
+    try:
+        simulate(cfg, plan(cfg))
+    finally:
+        torch.set_num_threads(threads)
+    # round 0's evaluation; the partition query and round 1; then each round's evaluation
+    # comes after the next round's clients were sent their instructions.
+    assert events == [
+        "evaluate", "push query", "push train",
+        "push train", "evaluate", "push train", "evaluate", "evaluate",
+    ]  # fmt: skip
