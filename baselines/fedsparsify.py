@@ -161,9 +161,10 @@ def majority_vote_merge(
     merged = fedavg_pseudo_gradients(states[0], states, weights)
     needed = vote_threshold(len(states), quorum)
     for key in keys:
-        votes = torch.zeros(merged[key].shape, dtype=torch.int64)
+        device = merged[key].device
+        votes = torch.zeros(merged[key].shape, dtype=torch.int64, device=device)
         for state in states:
-            votes.add_((state[key].detach().cpu() != 0).to(torch.int64))
+            votes.add_((state[key].detach().to(device) != 0).to(torch.int64))
         merged[key].masked_fill_(votes < needed, 0.0)
     return merged
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sparsyfed.callbacks.base import Callback, RunInfo
-from sparsyfed.run.archive import write_atomic
+from sparsyfed.run.archive import write_atomic, write_atomic_chunks
 from sparsyfed.run.files import (
     CONFIG_FILE,
     ERROR_FILE,
@@ -48,8 +48,10 @@ class MetricsWriter(Callback):
         else:
             config = yaml.safe_dump(info.cfg.to_dict(), sort_keys=False)
             write_atomic(out / CONFIG_FILE, config.encode())
-            partitions = json.dumps(info.task.partition_report(), indent=1)
-            write_atomic(out / PARTITION_FILE, partitions.encode())
+            # Streamed: with 10,000 clients the text is megabytes (and json.dumps
+            # holds several times that while joining its pieces).
+            report = json.JSONEncoder(indent=1).iterencode(info.task.partition_report())
+            write_atomic_chunks(out / PARTITION_FILE, (piece.encode() for piece in report))
             (out / METRICS_FILE).write_bytes(b"")
         self._metrics = (out / METRICS_FILE).open("a")
 

@@ -75,7 +75,10 @@ def run_client_round(
     """
     _check_partition(task, partition_id)
     model = _load(task, received)
-    received_t = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in received.items()}
+    # On the model's device: the metrics and the upload step compare the two.
+    received_t = {
+        k: torch.from_numpy(np.array(v, copy=True)).to(task.device) for k, v in received.items()
+    }
     x, y = task.client_data(partition_id)
     hp = task.local_training(ctx, partition_id)
     method = task.method

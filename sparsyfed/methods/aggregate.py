@@ -67,14 +67,15 @@ def fedavg_pseudo_gradients(
     coeffs = [float(w) / total for w in weights]
     new_state: dict[str, Tensor] = {}
     for key, current in global_state.items():
+        device = current.device  # float64 sums on the global model's device
         if key in nz_mean_keys:
-            avg = _nonzero_mean([state[key] for state in client_states], coeffs)
+            avg = _nonzero_mean([state[key] for state in client_states], coeffs, device)
         else:
-            avg = torch.zeros(current.shape, dtype=torch.float64)
+            avg = torch.zeros(current.shape, dtype=torch.float64, device=device)
             for coeff, state in zip(coeffs, client_states, strict=True):
-                avg.add_(state[key].detach().to("cpu", torch.float64), alpha=coeff)
+                avg.add_(state[key].detach().to(device, torch.float64), alpha=coeff)
         if server_lr != 1.0:
-            avg.add_(current.detach().to("cpu", torch.float64) - avg, alpha=1.0 - server_lr)
+            avg.add_(current.detach().to(torch.float64) - avg, alpha=1.0 - server_lr)
         if current.is_floating_point():
             new_state[key] = avg.to(current.dtype)
         else:
@@ -82,12 +83,14 @@ def fedavg_pseudo_gradients(
     return new_state
 
 
-def _nonzero_mean(tensors: Sequence[Tensor], coeffs: Sequence[float]) -> Tensor:
-    """``sum_k p_k t_k / sum_k p_k [t_k != 0]`` per entry (float64), 0 where every ``t_k`` is 0."""
-    total = torch.zeros(tensors[0].shape, dtype=torch.float64)
-    holders = torch.zeros(tensors[0].shape, dtype=torch.float64)
+def _nonzero_mean(
+    tensors: Sequence[Tensor], coeffs: Sequence[float], device: torch.device
+) -> Tensor:
+    """``sum_k p_k t_k / sum_k p_k [t_k != 0]`` per entry (float64 on ``device``), 0 where every ``t_k`` is 0."""
+    total = torch.zeros(tensors[0].shape, dtype=torch.float64, device=device)
+    holders = torch.zeros(tensors[0].shape, dtype=torch.float64, device=device)
     for coeff, tensor in zip(coeffs, tensors, strict=True):
-        values = tensor.detach().to("cpu", torch.float64)
+        values = tensor.detach().to(device, torch.float64)
         total.add_(values, alpha=coeff)
         holders.add_((values != 0).to(torch.float64), alpha=coeff)
     return torch.where(holders > 0, total / holders.clamp_min(1e-300), torch.zeros_like(total))

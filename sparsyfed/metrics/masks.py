@@ -73,7 +73,8 @@ def iou(a_masks: Mapping[str, Tensor], b_masks: Mapping[str, Tensor]) -> float:
     """
     inter = union = 0
     for key in _common_keys([a_masks, b_masks]):
-        a, b = a_masks[key].detach() != 0, b_masks[key].detach() != 0
+        a = a_masks[key].detach() != 0
+        b = b_masks[key].detach().to(a.device) != 0  # e.g. a mask unpacked on the CPU
         _check_shapes(key, a, b)
         inter += int(torch.count_nonzero(a & b))
         union += int(torch.count_nonzero(a | b))
@@ -144,7 +145,8 @@ def _count_new(old: Mapping[str, Tensor], new: Mapping[str, Tensor], keys: Itera
     """Number of entries zero in ``old`` and non-zero in ``new``."""
     total = 0
     for key in keys:
-        a, b = old[key].detach(), new[key].detach()
+        a = old[key].detach()
+        b = new[key].detach().to(a.device)  # e.g. a mask unpacked on the CPU
         _check_shapes(key, a, b)
         total += int(torch.count_nonzero((a == 0) & (b != 0)))
     return total

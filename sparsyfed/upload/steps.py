@@ -70,4 +70,7 @@ def apply_delta(
     delta: Mapping[str, Tensor], global_state: Mapping[str, Tensor]
 ) -> dict[str, Tensor]:
     """Rebuild a client's model ``theta_t + delta`` on the server."""
-    return {k: (global_state[k] + delta[k].to(global_state[k].dtype)) for k in global_state}
+    return {
+        k: global_state[k] + delta[k].to(global_state[k].device, global_state[k].dtype)
+        for k in global_state
+    }
