@@ -62,6 +62,10 @@ def _run_job(cfg: DictConfig) -> float:
         check_device(run_cfg)
         check_cluster(run_cfg)
         decision = plan(run_cfg)
+        if decision.status is not Status.COMPLETE:
+            from sparsyfed.flower.simulation import prepare_workers
+
+            prepare_workers(run_cfg)  # their imports overlap the checks and the set-up below
         if decision.status is Status.COMPLETE:
             return float((decision.summary or {}).get("final_accuracy", float("nan")))
         # Load (and cache) the dataset once here, before any worker starts: a missing

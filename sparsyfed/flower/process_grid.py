@@ -63,6 +63,21 @@ def _serve(conn: Connection, app_ref: str, num_nodes: int) -> None:
         conn.send((msg_id, app(message, contexts[node])))
 
 
+def start_fork_server(app_ref: str, preload: Sequence[str] = ()) -> Any:
+    """Start the fork server the workers come from, importing the app and ``preload``.
+
+    It imports in the background (a run calls this early, so that the imports
+    overlap its own start-up) and is started once per process: the jobs of a
+    sweep share it. It stops when this process ends. Returns the context.
+    """
+    from multiprocessing import forkserver
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([app_ref.partition(":")[0], *preload])
+    forkserver.ensure_running()
+    return ctx
+
+
 class _Worker:
     def __init__(self, ctx: Any, app_ref: str, num_nodes: int) -> None:
         self.conn, child = ctx.Pipe()
@@ -105,8 +120,7 @@ class ProcessGrid(Grid):
         if workers < 1:
             raise ValueError(f"workers={workers}: at least one worker is needed")
         self.app_ref, self.num_nodes, self.size = app_ref, num_nodes, workers
-        self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload([app_ref.partition(":")[0], *preload])
+        self._ctx = start_fork_server(app_ref, preload)
         self._workers: list[_Worker] = []
         self._queue: collections.deque[tuple[str, Message]] = collections.deque()
         self._replies: dict[str, Message] = {}

@@ -73,6 +73,22 @@ def simulate(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     return _simulate_ray(cfg, decision)
 
 
+PRELOAD = ("sparsyfed.flower.client_handlers",)
+"""What the workers' fork server imports once: torch and the task code."""
+
+
+def prepare_workers(cfg: RunConfig) -> None:
+    """Start importing what the client workers need, if the run will use local processes.
+
+    Called before the run's own checks and set-up, which then overlap the
+    imports; nothing is written, and the importing process ends with this one.
+    """
+    if backend(cfg) == "processes":
+        from sparsyfed.flower.process_grid import start_fork_server
+
+        start_fork_server(CLIENT_APP, PRELOAD)
+
+
 def _simulate_processes(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     """The ClientApps in :func:`process_workers` local processes."""
     from flwr.supercore.task_identity import TaskIdentity
@@ -91,8 +107,7 @@ def _simulate_processes(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, RUN_ID, 0
     try:
-        preload = ["sparsyfed.flower.client_handlers"]  # torch and the task, imported once
-        with ProcessGrid(CLIENT_APP, cfg.num_clients, workers, preload) as grid:
+        with ProcessGrid(CLIENT_APP, cfg.num_clients, workers, PRELOAD) as grid:
             return run_server(grid, cfg, decision)
     finally:
         TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
