@@ -59,6 +59,40 @@ def zero_below_(w: Tensor, threshold: Tensor) -> Tensor:
     return w
 
 
+def _keep_bits(dead: Tensor) -> Tensor:
+    """int32 ``0`` where ``dead`` (a bool mask) is true, ``-1`` (all bits set) elsewhere."""
+    return dead.to(torch.int32).sub_(1)
+
+
+def _bitwise_fast(t: Tensor, dead: Tensor) -> bool:
+    return (
+        t.dtype == torch.float32
+        and t.device.type == "cpu"
+        and t.is_contiguous()
+        and dead.shape == t.shape
+        and dead.is_contiguous()
+    )
+
+
+def masked_zero(t: Tensor, dead: Tensor) -> Tensor:
+    """``t.masked_fill(dead, 0.0)`` (a new tensor; ``+0.0`` where ``dead``), faster on CPU.
+
+    The kept entries' bit patterns are AND-ed with all ones, the dead ones
+    with zero, so the result is the masked fill's bit for bit.
+    """
+    if not _bitwise_fast(t, dead):
+        return t.masked_fill(dead, 0.0)
+    return t.detach().view(torch.int32).bitwise_and(_keep_bits(dead)).view(t.dtype)
+
+
+def masked_zero_(t: Tensor, dead: Tensor) -> Tensor:
+    """``t.masked_fill_(dead, 0.0)`` in place (see :func:`masked_zero`); returns ``t``."""
+    if not _bitwise_fast(t, dead):
+        return t.masked_fill_(dead, 0.0)
+    t.detach().view(torch.int32).bitwise_and_(_keep_bits(dead))
+    return t
+
+
 def kth_largest(values: Tensor, k: int) -> Tensor:
     """``torch.kthvalue(values, n - k + 1).values`` for a flat tensor of ``n`` elements.
 

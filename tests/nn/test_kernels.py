@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from sparsyfed.nn.activation_topk import prune_by_threshold, topk_threshold
-from sparsyfed.nn.kernels import count_nonzero, kth_largest, zero_below_
+from sparsyfed.nn.kernels import count_nonzero, kth_largest, masked_zero, masked_zero_, zero_below_
 from sparsyfed.nn.layers import powerprop, sparse_layers, wrap_layers
 
 
@@ -132,3 +132,20 @@ def test_activation_topk_keeps_the_same_entries_as_the_forward_mask():
     out.backward(torch.ones_like(out))
     dw_dv = 1.25 * conv.weight.detach().abs().pow(0.25)
     torch.testing.assert_close(conv.weight.grad, w_eff.grad * dw_dv)
+
+
+def test_masked_zero_is_the_masked_fill_bit_for_bit():
+    g = torch.Generator().manual_seed(9)
+    t = _awkward(5000, 9).reshape(50, 100)
+    dead = torch.rand(t.shape, generator=g) < 0.7
+    expected = t.masked_fill(dead, 0.0)
+    got = masked_zero(t, dead)
+    nan = torch.isnan(expected)
+    assert torch.equal(torch.isnan(got), nan)
+    assert torch.equal(_bits(got)[~nan], _bits(expected)[~nan])
+    inplace = t.clone()
+    assert masked_zero_(inplace, dead) is inplace
+    assert torch.equal(torch.isnan(inplace), nan)
+    assert torch.equal(_bits(inplace)[~nan], _bits(expected)[~nan])
+    # Non-contiguous input: the plain path, same values.
+    assert torch.equal(masked_zero(t.t(), dead.t()), t.t().masked_fill(dead.t(), 0.0))
