@@ -1,8 +1,9 @@
 """Exact element-wise helpers of the sparse layers, written for speed on CPU.
 
 On CPU, PyTorch's comparisons that write a ``bool`` tensor, ``masked_fill_``
-with a ``bool`` mask and ``count_nonzero`` are several times slower than the
-same work done with float tensors (measured by ``scripts/bench_training.py``).
+with a ``bool`` mask and ``count_nonzero`` (branchy on data with many zeros)
+are several times slower than the same work done with float or int32 tensors;
+``scripts/bench_training.py`` shows the effect on a training step.
 Each helper here computes exactly the value of the plain formula named in its
 docstring, bit for bit, with float-only passes where that is possible.
 """
