@@ -1,97 +1,112 @@
-"""Cost of a SparsyFed training step relative to a dense one, measured side by side.
+"""Cost of a training step and of evaluation per method, relative to dense, side by side.
 
 Usage::
 
-    python scripts/bench_training.py [--steps 300] [--batch 16] [--sparsity 0.95] [--threads 1]
+    python scripts/bench_training.py [--model cnn|resnet18] [--methods dense,sparsyfed,...]
+        [--batch 16] [--threads N] [--sparsity 0.95] [--steps N] [--blocks 5]
+        [--eval-batch 256] [--breakdown]
 
-Builds the default model (MNIST-1D input), then times interleaved blocks of SGD
-steps for: dense (plain layers), Powerprop only (beta 1.25, no activation
-pruning), and SparsyFed (Powerprop + activation Top-K) with the weights pruned
-to the given sparsity (the state of every round after the first). Prints the
-median time per step and the ratio to dense; evaluation cost is printed too.
+Every method's model is built through the method registry as a run builds it
+(``prepare_model`` + ``initialize``), pruned globally to ``--sparsity`` (the
+state every round after the first receives) and trained through the method's
+own ``train`` hook on synthetic tensors of the model's input shape (MNIST-1D
+``1x40`` for ``cnn``, CIFAR ``3x32x32`` for ``resnet18``; 10 classes). Methods:
+dense (FedAvg), powerprop (SparsyFed-NA: Powerprop only), sparsyfed (Powerprop +
+activation Top-K), zerofl, topk and flash (round 2: training under the fixed mask).
+
+One block runs one local round of ``--steps`` steps per method, the methods
+interleaved, then one eval-mode forward of ``--eval-batch`` samples each; the
+table shows medians over ``--blocks`` blocks. The first step of a round (where
+the thresholds are set up) is reported apart from the steady steps (the median
+of steps 2..N). ``--breakdown`` profiles one extra round per method and prints
+the self CPU ms per step of the op groups where the extra time goes.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
+import sys
+from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
-from sparsyfed.config import compose_config
-from sparsyfed.models import build_model
-from sparsyfed.nn.init import init_weights
-from sparsyfed.nn.layers import prunable_layers, reset_activation_state, wrap_layers
-from sparsyfed.sparse.topk import global_magnitude_prune_
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_training_lib import MODELS, breakdown, build, eval_time, train_round
 
-def make(kind: str, sparsity: float, seed: int = 0) -> torch.nn.Module:
-    block = compose_config([])["model"]
-    options = {k: v for k, v in block.items() if k != "name"}
-    model = build_model(block["name"], options, (1, 40), 10)
-    if kind != "dense":
-        wrap_layers(model, beta=1.25, act_pruning=kind == "sparsyfed")
-    init_weights(model, torch.Generator().manual_seed(seed))
-    if kind != "dense":
-        global_magnitude_prune_([m.weight for _, m in prunable_layers(model)], sparsity)
-    return model
+DEFAULT_METHODS = "dense,powerprop,sparsyfed,zerofl,topk,flash"
 
 
-def time_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=1e-3)
-    model.train()
-    reset_activation_state(model)
-    start = time.perf_counter()
-    for _ in range(steps):
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    return (time.perf_counter() - start) / steps
-
-
-@torch.no_grad()
-def time_eval(model: torch.nn.Module, x: torch.Tensor, reps: int) -> float:
-    model.eval()
-    start = time.perf_counter()
-    for _ in range(reps):
-        model(x)
-    return (time.perf_counter() - start) / reps
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command-line options (``--threads`` defaults to 2 for resnet18, 1 for cnn)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--model", choices=sorted(MODELS), default="cnn")
+    parser.add_argument("--methods", default=DEFAULT_METHODS)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--sparsity", type=float, default=0.95)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--steps", type=int, default=None, help="steps per round (one block)")
+    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--eval-batch", type=int, default=256)
+    parser.add_argument("--eval-reps", type=int, default=None)
+    parser.add_argument("--breakdown", action="store_true")
+    args = parser.parse_args(argv)
+    resnet = args.model == "resnet18"
+    args.threads = args.threads or (2 if resnet else 1)
+    args.steps = args.steps or (12 if resnet else 100)
+    args.eval_reps = args.eval_reps or (3 if resnet else 20)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build every method's model, time interleaved blocks, print the table."""
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    labels = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if "dense" not in labels:
+        labels.insert(0, "dense")
+    shape = MODELS[args.model][2]
     g = torch.Generator().manual_seed(1)
-    x = torch.randn(args.batch, 1, 40, generator=g)
-    y = torch.randint(0, 10, (args.batch,), generator=g)
-    x_eval = torch.randn(256, 1, 40, generator=g)
-    kinds = ("dense", "powerprop", "sparsyfed")
-    models = {k: make(k, args.sparsity) for k in kinds}
-    train: dict[str, list[float]] = {k: [] for k in kinds}
-    evals: dict[str, list[float]] = {k: [] for k in kinds}
-    for k in kinds:  # warm-up
-        time_steps(models[k], x, y, 20)
+    n = args.batch * args.steps
+    x = torch.randn(n, *shape, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    x_eval = torch.randn(args.eval_batch, *shape, generator=g)
+    benches = {k: build(k, args.model, args.sparsity) for k in labels}
+    first: dict[str, list[float]] = {k: [] for k in labels}
+    steady: dict[str, list[float]] = {k: [] for k in labels}
+    evals: dict[str, list[float]] = {k: [] for k in labels}
+    for k in labels:  # warm-up
+        train_round(benches[k], x[: 2 * args.batch], y[: 2 * args.batch], args.batch)
+        eval_time(benches[k], x_eval, 1)
     for _ in range(args.blocks):
-        for k in kinds:
-            train[k].append(time_steps(models[k], x, y, args.steps))
-            evals[k].append(time_eval(models[k], x_eval, 20))
-    base_t = statistics.median(train["dense"])
-    base_e = statistics.median(evals["dense"])
+        for k in labels:
+            steps = train_round(benches[k], x, y, args.batch)
+            first[k].append(steps[0])
+            steady[k].append(statistics.median(steps[1:]))
+            evals[k].append(eval_time(benches[k], x_eval, args.eval_reps))
+    med = {k: statistics.median(v) for k, v in steady.items()}
+    med_first = {k: statistics.median(v) for k, v in first.items()}
+    med_eval = {k: statistics.median(v) for k, v in evals.items()}
     print(
-        f"batch {args.batch}, sparsity {args.sparsity}, {args.threads} thread(s), median of {args.blocks} blocks"
+        f"model {args.model}, batch {args.batch}, sparsity {args.sparsity}, "
+        f"{args.threads} thread(s), {args.steps} steps/round, median of {args.blocks} blocks, "
+        f"eval batch {args.eval_batch}"
     )
-    print(f"{'model':<10} {'train ms/step':>14} {'x dense':>8} {'eval ms/256':>12} {'x dense':>8}")
-    for k in kinds:
-        t, e = statistics.median(train[k]), statistics.median(evals[k])
-        print(f"{k:<10} {1e3 * t:>14.3f} {t / base_t:>8.2f} {1e3 * e:>12.3f} {e / base_e:>8.2f}")
+    header = f"{'method':<10} {'step ms':>9} {'x dense':>8} {'1st step ms':>12} {'x dense':>8}"
+    print(f"{header} {'eval ms':>9} {'x dense':>8}")
+    for k in labels:
+        t, f, e = med[k], med_first[k], med_eval[k]
+        print(
+            f"{k:<10} {1e3 * t:>9.1f} {t / med['dense']:>8.2f} {1e3 * f:>12.1f} "
+            f"{f / med_first['dense']:>8.2f} {1e3 * e:>9.1f} {e / med_eval['dense']:>8.2f}"
+        )
+    if args.breakdown:
+        print("\nself CPU ms per step by op group (one profiled round per method):")
+        for k in labels:
+            groups = breakdown(benches[k], x, y, args.batch)
+            parts = ", ".join(f"{name} {ms:.1f}" for name, ms in groups.items())
+            print(f"{k:<10} {parts or '-'}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 
 - computes the effective weight ``w = sign(v) * |v|**beta`` from the stored
   parameter ``v`` on every forward call (``beta == 1`` bypasses it), and
-- in training mode, prunes the copy of the layer input saved for backward to
+- in training mode, prunes the layer input used by the weight gradient to
   the keep fraction ``max(1 - s_l, floor)``, where ``s_l`` is the layer's
   current weight sparsity (docs/methods.md sections 2-3), or to a fixed keep
   fraction (``act_keep``, ZeroFL), and
@@ -27,12 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sparsyfed.nn.activation_topk import (
-    conv_act_topk,
-    linear_act_topk,
-    prune_by_threshold,
-    topk_threshold,
-)
+from sparsyfed.nn.activation_topk import conv_act_topk, linear_act_topk, topk_threshold
+from sparsyfed.nn.kernels import count_nonzero, region, zero_below_
 
 ACT_THRESHOLD_MODES = ("first_batch", "per_batch")
 
@@ -40,23 +36,26 @@ ACT_THRESHOLD_MODES = ("first_batch", "per_batch")
 class _PowerProp(torch.autograd.Function):
     """``w = sign(v)|v|^beta`` with the analytic gradient ``beta |v|^(beta - 1)``.
 
-    Computed as ``v * |v|^(beta - 1)``, which needs one (costly) ``pow`` per call
-    for both passes; the explicit backward ``beta |v|^(beta - 1) * grad`` is
-    exactly 0 at ``v = 0`` for ``beta > 1``, where autograd through this form
-    would give NaN (0 * inf).
+    Computed as ``v * |v|^(beta - 1)``: the one (costly) ``pow`` per call is
+    done in the forward and its result ``|v|^(beta - 1)`` is saved and reused
+    by the backward, ``(grad * |v|^(beta - 1)) * beta`` (the second product in
+    place, same rounding order). That backward is exactly 0 at ``v = 0`` for
+    ``beta > 1``, where autograd through this form would give NaN (0 * inf).
     """
 
     @staticmethod
     def forward(ctx: Any, v: Tensor, beta: float) -> Tensor:  # type: ignore[override]
-        scale = v.abs().pow_(beta - 1.0)
-        ctx.save_for_backward(scale)
-        ctx.beta = beta
-        return v * scale
+        with region("sparsyfed::powerprop"):
+            scale = v.abs().pow_(beta - 1.0)
+            ctx.save_for_backward(scale)
+            ctx.beta = beta
+            return v * scale
 
     @staticmethod
     def backward(ctx: Any, grad_w: Tensor):  # type: ignore[override]
-        (scale,) = ctx.saved_tensors
-        return grad_w * scale * ctx.beta, None
+        with region("sparsyfed::powerprop"):
+            (scale,) = ctx.saved_tensors
+            return torch.mul(grad_w, scale).mul_(ctx.beta), None
 
 
 def powerprop(v: Tensor, beta: float) -> Tensor:
@@ -116,10 +115,19 @@ class _RoundActStats:
         self.nnz: Tensor | int = 0
         self.numel = 0
 
-    def add(self, samples: int, keep: float, saved: Tensor) -> tuple[Tensor, int]:
-        """Add one batch; return the ``(nnz, numel)`` of its saved input."""
-        nnz = torch.count_nonzero(saved.detach())
+    def add(self, samples: int, keep: float, saved: Tensor | None) -> tuple[Tensor, int] | None:
+        """Add one batch; return the ``(nnz, numel)`` of its saved input.
+
+        ``saved=None`` adds the keep fraction only; the pruned input, known in
+        the backward, is added then by :meth:`add_saved`.
+        """
         self.samples_per_keep[keep] = self.samples_per_keep.get(keep, 0) + samples
+        return None if saved is None else self.add_saved(saved)
+
+    def add_saved(self, saved: Tensor) -> tuple[Tensor, int]:
+        """Add the non-zeros of one batch's input used by the weight gradient."""
+        with region("sparsyfed::act_stats"):
+            nnz = count_nonzero(saved)
         self.nnz = self.nnz + nnz
         self.numel += saved.numel()
         return nnz, saved.numel()
@@ -221,10 +229,11 @@ class SparseLayerMixin:
                 threshold = weight_topk_threshold(w, keep)
                 if not isinstance(self, nn.Linear):
                     self._weight_threshold = threshold
-            w.masked_fill_(w.abs() < threshold, 0.0)
-            # Summed as a tensor (no device sync per step); read through
-            # mean_forward_weight_density.
-            nnz = torch.count_nonzero(w)
+            with region("sparsyfed::weight_topk"):
+                zero_below_(w, threshold)  # w.masked_fill_(w.abs() < threshold, 0.0)
+                # Summed as a tensor (no device sync per step); read through
+                # mean_forward_weight_density.
+                nnz = count_nonzero(w)
             if self._weight_nnz is None:
                 self._weight_nnz = (nnz, 1)
             else:
@@ -268,14 +277,17 @@ class SparseLayerMixin:
     def weight_sparsity(self) -> float:
         """Fraction of exact zeros in the weight (computed on its device)."""
         w = self.weight.detach()
-        return float((w == 0).sum()) / w.numel()
+        with region("sparsyfed::weight_sparsity"):
+            return float(w.numel() - count_nonzero(w)) / w.numel()
 
     def _pruned_input(self, x: Tensor) -> Tensor | None:
-        """Return the pruned copy of ``x`` for backward, or None to run dense.
+        """Return the activation threshold of ``x`` for backward, or None to run dense.
 
         Every training forward with gradients (pruned or dense) adds its keep
-        fraction and the non-zeros of the input it saves for backward to the
-        round's statistics (:attr:`mean_keep_fraction`, :attr:`mean_act_density`).
+        fraction and the non-zeros of the input its weight gradient uses to
+        the round's statistics (:attr:`mean_keep_fraction`,
+        :attr:`mean_act_density`); the pruned input's non-zeros are added by
+        its backward (:meth:`_record_saved`), where it is computed.
         """
         if not (self.training and torch.is_grad_enabled()):
             return None
@@ -296,15 +308,23 @@ class SparseLayerMixin:
             threshold = topk_threshold(x, keep)
             if self.cache_threshold:
                 self._act_threshold = threshold
-        x_pruned = prune_by_threshold(x.detach(), threshold)
-        self._act_nnz = self._record_batch(x, keep, x_pruned)
-        return x_pruned
+        self._act_nnz = None  # set by the backward
+        self._record_batch(x, keep, None)
+        return threshold
 
-    def _record_batch(self, x: Tensor, keep: float, saved: Tensor) -> tuple[Tensor, int]:
+    def _record_batch(
+        self, x: Tensor, keep: float, saved: Tensor | None
+    ) -> tuple[Tensor, int] | None:
         """Add one batch to the round's statistics; return ``(nnz, numel)`` of ``saved``."""
         if self._act_stats is None:
             self._act_stats = _RoundActStats()
         return self._act_stats.add(x.shape[0] if x.dim() else 1, keep, saved)
+
+    def _record_saved(self, x_pruned: Tensor) -> None:
+        """Backward callback: add the pruned input's non-zeros (sets ``_act_nnz``)."""
+        if self._act_stats is None:
+            self._act_stats = _RoundActStats()
+        self._act_nnz = self._act_stats.add_saved(x_pruned)
 
     @property
     def mean_keep_fraction(self) -> float:
@@ -323,7 +343,8 @@ class SparseLayerMixin:
         ``sum(nnz) / sum(numel)`` over the training batches, i.e. the
         sample-weighted mean of the per-batch densities. It counts the input's
         own zeros (e.g. after a ReLU) too, also in batches that ran dense;
-        1.0 before the first training batch.
+        1.0 before the first training batch. A pruned batch is counted when
+        its backward runs (the pruned input is formed there).
         """
         return 1.0 if self._act_stats is None else self._act_stats.density
 
@@ -348,17 +369,17 @@ class PowerLinear(SparseLayerMixin, nn.Linear):
     def forward(self, x: Tensor) -> Tensor:  # noqa: D102
         self.apply_weight_topk()
         w = self.effective_weight()
-        x_pruned = self._pruned_input(x)
-        if x_pruned is None:
+        threshold = self._pruned_input(x)
+        if threshold is None:
             return nn.functional.linear(x, w, self.bias)
-        return linear_act_topk(x, w, self.bias, x_pruned)
+        return linear_act_topk(x, w, self.bias, threshold, self._record_saved)
 
 
 def _conv_forward(layer: PowerConv1d | PowerConv2d, x: Tensor) -> Tensor:
     layer.apply_weight_topk()
     w = layer.effective_weight()
-    x_pruned = layer._pruned_input(x)
-    if x_pruned is None:
+    threshold = layer._pruned_input(x)
+    if threshold is None:
         return layer._conv_forward(x, w, layer.bias)
     if layer.padding_mode != "zeros" or isinstance(layer.padding, str):
         raise ValueError(
@@ -366,7 +387,15 @@ def _conv_forward(layer: PowerConv1d | PowerConv2d, x: Tensor) -> Tensor:
             f"padding_mode={layer.padding_mode!r}"
         )
     return conv_act_topk(
-        x, w, layer.bias, x_pruned, layer.stride, layer.padding, layer.dilation, layer.groups
+        x,
+        w,
+        layer.bias,
+        threshold,
+        layer.stride,
+        layer.padding,
+        layer.dilation,
+        layer.groups,
+        layer._record_saved,
     )
 
 

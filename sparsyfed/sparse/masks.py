@@ -16,6 +16,8 @@ from fractions import Fraction
 import torch
 from torch import Tensor, nn
 
+from sparsyfed.nn.kernels import masked_zero, masked_zero_
+
 
 @torch.no_grad()
 def keep_largest_(t: Tensor, k: int) -> Tensor:
@@ -76,7 +78,7 @@ def random_mask(shape: torch.Size, count: int, generator: torch.Generator) -> Te
 
 
 def _mask_grad(dead: Tensor, grad: Tensor) -> Tensor:
-    return grad.masked_fill(dead, 0.0)
+    return masked_zero(grad, dead)  # grad.masked_fill(dead, 0.0), bit for bit
 
 
 class MaskedParameters:
@@ -110,7 +112,7 @@ class MaskedParameters:
     def apply(self) -> None:
         """Set every masked entry to ``+0.0``."""
         for key, param in self.params.items():
-            param.masked_fill_(self.dead[key], 0.0)
+            masked_zero_(param, self.dead[key])  # param.masked_fill_(dead, 0.0)
 
     def after_step(self, model: nn.Module) -> None:
         """The ``train_sgd`` callback."""
