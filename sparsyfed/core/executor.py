@@ -9,7 +9,7 @@ them as Flower messages over a ``Grid``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from sparsyfed.config.schema import RunConfig
@@ -29,8 +29,8 @@ from sparsyfed.core.task import Task, get_task
 class PendingReplies(Protocol):
     """Train replies that were asked for and are collected later."""
 
-    def result(self) -> list[TrainReply | ClientFailure]:
-        """Wait for the replies (or failures), one per instruction, in any order."""
+    def result(self) -> Iterable[TrainReply | ClientFailure]:
+        """The replies (or failures), one per instruction, in any order (possibly as they come)."""
         ...
 
 

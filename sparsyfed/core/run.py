@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,21 +239,24 @@ class FederatedRun:
 
     def _collect(
         self,
-        replies: Sequence[TrainReply | ClientFailure],
+        replies: Iterable[TrainReply | ClientFailure],
         clients: Sequence[int],
         sent: dict[str, np.ndarray],
     ) -> tuple[list[ClientUpdate], list[tuple[int, Metrics]], list[ClientFailure]]:
         """Decode and check the replies; drop the unusable ones and the missing ones.
 
-        Every failure (a client that raised, did not answer within the round
-        time-out, or sent an unusable reply) is logged once, in partition order.
+        Each reply is decoded as it arrives (while other clients may still
+        train); the updates are then put in partition order, so the result does
+        not depend on the order of arrival (of two replies from one partition,
+        the first to arrive counts). Every failure (a client that raised, did
+        not answer within the round time-out, or sent an unusable reply) is
+        logged once, in partition order.
         """
-        updates: list[ClientUpdate] = []
-        reports: list[tuple[int, Metrics]] = []
+        accepted: list[tuple[int, ClientUpdate, PayloadReport, Metrics]] = []
         failures: list[ClientFailure] = []
         expected = set(clients)
         answered: set[int | None] = set()
-        for reply in sorted(replies, key=_partition_order):
+        for reply in replies:
             pid = reply.partition_id
             if isinstance(reply, ClientFailure):
                 answered.add(pid)
@@ -273,9 +276,12 @@ class FederatedRun:
             except (ValueError, KeyError, TypeError) as err:
                 failures.append(ClientFailure(pid, f"{type(err).__name__}: {err}", "invalid"))
                 continue
-            updates.append(update)
-            reports.append((pid, reply.metrics))
-            reports.append((pid, uplink_client_metrics(report)))
+            accepted.append((int(pid), update, report, reply.metrics))
+        accepted.sort(key=lambda item: item[0])
+        updates = [update for _, update, _, _ in accepted]
+        reports: list[tuple[int, Metrics]] = []
+        for pid, _, report, metrics in accepted:
+            reports += [(pid, metrics), (pid, uplink_client_metrics(report))]
         failures += self._missing(expected - answered)
         failures.sort(key=_partition_order)
         for failure in failures:

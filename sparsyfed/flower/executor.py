@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from flwr.app import ConfigRecord, Message, MessageType, RecordDict
@@ -162,10 +162,11 @@ class _Pushed:
     def __init__(self, executor: GridExecutor, ids: list[str], deadline: float) -> None:
         self.executor, self.ids, self.deadline = executor, ids, deadline
 
-    def result(self) -> list[TrainReply | ClientFailure]:
+    def result(self) -> Iterator[TrainReply | ClientFailure]:
+        """The parsed replies, one by one as they arrive (until the round's deadline)."""
         left = max(0.0, self.deadline - time.monotonic())
-        replies = self.executor.grid.receive(self.ids, timeout=left)
-        return self.executor.parse(replies, read_train_reply)
+        for reply in self.executor.grid.replies_as_they_come(self.ids, timeout=left):
+            yield from self.executor.parse([reply], read_train_reply)
 
 
 def _local_processes(grid: Grid) -> bool:

@@ -24,7 +24,7 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -195,23 +195,31 @@ class ProcessGrid(Grid):
         return self.receive(self.push_messages(messages), timeout=timeout)
 
     def receive(self, message_ids: Iterable[str], *, timeout: float | None = None) -> list[Message]:
-        """The replies to pushed messages as they come, until ``timeout`` s.
+        """The replies to pushed messages, until ``timeout`` s; later ones are dropped."""
+        return list(self.replies_as_they_come(message_ids, timeout=timeout))
+
+    def replies_as_they_come(
+        self, message_ids: Iterable[str], *, timeout: float | None = None
+    ) -> Iterator[Message]:
+        """Yield the replies to pushed messages as they arrive, until ``timeout`` s.
 
         Replies that come later are dropped.
         """
         pending = set(message_ids)
         deadline = None if timeout is None else time.monotonic() + timeout
-        replies: list[Message] = []
-        while pending:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self._collect(left)  # with no time left, only the replies already here
-            for msg_id in [i for i in pending if i in self._replies]:
-                replies.append(self._replies.pop(msg_id))
-                pending.discard(msg_id)
-            if left == 0.0:
-                break
-        self._awaited -= pending  # their replies, if they still come, are dropped
-        return replies
+        try:
+            while pending:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self._collect(left)  # with no time left, only the replies already here
+                for msg_id in sorted(i for i in pending if i in self._replies):
+                    pending.discard(msg_id)
+                    yield self._replies.pop(msg_id)
+                if left == 0.0:
+                    break
+        finally:
+            self._awaited -= pending  # their replies, if they still come, are dropped
+            for msg_id in pending:
+                self._replies.pop(msg_id, None)
 
     # ------------------------------------------------------------ workers
     def _dispatch(self) -> None:
