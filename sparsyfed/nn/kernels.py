@@ -41,7 +41,7 @@ def count_nonzero(x: Tensor) -> Tensor:
     x = x.detach()
     if x.numel() >= _EXACT_FLOAT_COUNT or not x.is_floating_point() or x.device.type != "cpu":
         return torch.count_nonzero(x)
-    ones = torch.ne(x, 0, out=torch.empty(x.shape, dtype=torch.float32, device=x.device))
+    ones = torch.ne(x, 0, out=torch.empty_like(x, dtype=torch.float32))
     return ones.sum().to(torch.int64)
 
 
