@@ -75,20 +75,15 @@ def layer_costs(
         y = csr @ flat
         return y.reshape(cout, batch, side_out, side_out).transpose(0, 1)
 
-    def dense_input_grad() -> torch.Tensor:
+    def dense_backward(which: int) -> torch.Tensor:
+        """The dense conv's input (0) or weight (1) gradient."""
+        mask = [which == 0, which == 1, False]
         return torch.ops.aten.convolution_backward(
-            grad,
-            x,
-            w,
-            None,
-            [stride] * 2,
-            [pad] * 2,
-            [1, 1],
-            False,
-            [0, 0],
-            1,
-            [True, False, False],
-        )[0]
+            grad, x, w, None, [stride] * 2, [pad] * 2, [1, 1], False, [0, 0], 1, mask
+        )[which]
+
+    def dense_input_grad() -> torch.Tensor:
+        return dense_backward(0)
 
     def sparse_input_grad() -> torch.Tensor:
         g2 = grad.transpose(0, 1).reshape(cout, -1)
@@ -96,19 +91,7 @@ def layer_costs(
         return F.fold(cols_g, (side, side), k, padding=pad, stride=stride)
 
     def dense_weight_grad() -> torch.Tensor:
-        return torch.ops.aten.convolution_backward(
-            grad,
-            x,
-            w,
-            None,
-            [stride] * 2,
-            [pad] * 2,
-            [1, 1],
-            False,
-            [0, 0],
-            1,
-            [False, True, False],
-        )[1]
+        return dense_backward(1)
 
     def sparse_weight_grad() -> torch.Tensor:
         cols_x = F.unfold(x, k, padding=pad, stride=stride).transpose(0, 1).reshape(w2.shape[1], -1)

@@ -65,11 +65,6 @@ def checkpoint_archive(state: RunState) -> Archive:
     return archive
 
 
-def save_checkpoint(path: str | Path, state: RunState) -> None:
-    """Write the checkpoint of ``state`` atomically."""
-    checkpoint_archive(state).write(path)
-
-
 def load_checkpoint(path: str | Path) -> RunState:
     """Read a checkpoint (:class:`ArchiveError` if it is not a valid one)."""
     archive = Archive.read(path)
