@@ -119,7 +119,18 @@ def workers(overrides: list[str]) -> int:
 
 def main() -> int:
     args = sys.argv[1:]
+    if {"-h", "--help"} & set(args):
+        print(__doc__)
+        return 0
     flags = {a for a in args if a.startswith("--")}
+    unknown = flags - {"--resnet18", "--skip-ray", "--skip-flwr"}
+    if unknown:
+        print(
+            f"bench_simulation: unknown option {sorted(unknown)[0]}; allowed: --resnet18, "
+            "--skip-ray, --skip-flwr, -h/--help, or Hydra overrides",
+            file=sys.stderr,
+        )
+        return 2
     overrides = [a for a in args if not a.startswith("--")]
     if "--resnet18" in flags:
         overrides = [*RESNET18, *overrides]

@@ -42,6 +42,9 @@ def run_sweep(overrides: list[str], sweep_dir: Path, parallel: bool) -> float:
 
 
 def main() -> int:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        return 0
     overrides = sys.argv[1:] or DEFAULT_SWEEP
     with tempfile.TemporaryDirectory(prefix="sparsyfed-sweep-") as tmp:
         serial_dir, parallel_dir = Path(tmp) / "serial", Path(tmp) / "parallel"
