@@ -17,6 +17,7 @@ INITIAL_MODEL = 0
 CLIENT_SAMPLER = 1
 EVAL_SAMPLER = 2
 FAULTS = 11
+INITIAL_CLIENT = 12
 QUANTIZATION = 7  # fourth coordinate of a client stream, apart from its training stream
 
 
@@ -41,6 +42,10 @@ class SeedStreams:
     def initial_model(self) -> int:
         """Initialisation of the round-0 global model."""
         return derive_seed(self.seed, INITIAL_MODEL)
+
+    def initial_client(self) -> int:
+        """The choice of the client whose data a data-dependent initialisation uses."""
+        return derive_seed(self.seed, INITIAL_CLIENT)
 
     def client_sampler(self) -> int:
         """The sampler of the clients that train each round."""

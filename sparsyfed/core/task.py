@@ -9,7 +9,7 @@ different settings never share state.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -22,7 +22,7 @@ from sparsyfed.core.context import RoundContext
 from sparsyfed.core.seeds import SeedStreams
 from sparsyfed.core.training import LocalTraining, lr_at_round
 from sparsyfed.data import ArrayDataset, load_dataset, partition_stats, partition_train_test
-from sparsyfed.methods import Method, ModelSpec, build_method
+from sparsyfed.methods import InitialClient, Method, ModelSpec, build_method
 from sparsyfed.metrics.flops import layer_forward_flops
 from sparsyfed.models import build_model
 from sparsyfed.nn.layers import prunable_weight_names
@@ -57,6 +57,9 @@ class Task:
 
     @cached_property
     def _splits(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return self._compute_splits()
+
+    def _compute_splits(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         part = self.cfg.partition
         return partition_train_test(
             self.dataset.y_train,
@@ -139,7 +142,28 @@ class Task:
         model = self.new_model()
         generator = torch.Generator().manual_seed(self.seeds.initial_model())
         self.method.initialize(model, generator)
+        if self.method.initial_client_data:
+            self.method.initialize_from_client(model, self.initial_client(), generator)
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def initial_client(self) -> InitialClient:
+        """One seeded, randomly chosen client's training data, for a data-dependent init.
+
+        The partitions are computed for this call only and not kept, so the
+        server holds no per-client partition afterwards.
+        """
+        cfg = self.cfg
+        rng = np.random.default_rng(self.seeds.initial_client())
+        pid = int(rng.integers(cfg.num_clients))
+        splits = vars(self).get("_splits") or self._compute_splits()
+        idx = splits[0][pid]
+        hp = replace(
+            self.local_training(self.round_context(1), pid),
+            seed=self.seeds.client_training(0, pid),
+        )
+        x = torch.from_numpy(self.dataset.x_train[idx])
+        y = torch.from_numpy(self.dataset.y_train[idx])
+        return InitialClient(pid, x, y, hp)
 
     def round_context(self, server_round: int) -> RoundContext:
         """The context of a 1-indexed server round (its learning rate and seed streams)."""

@@ -143,6 +143,32 @@ class ModelSpec:
     new_model: Callable[[], nn.Module]
 
 
+@dataclass(frozen=True)
+class InitialClient:
+    """One client's training data, for a method that initialises from data.
+
+    Given to :meth:`Method.initialize_from_client` when the method sets
+    ``initial_client_data`` (SNIP, GraSP, PruneFL: a mask computed on one
+    randomly chosen client's data before round 1).
+
+    Attributes
+    ----------
+    partition_id : int
+        The chosen client (seed stream ``SeedStreams.initial_client``).
+    x, y : Tensor
+        Its training inputs and labels (on the CPU, like the round-0 model).
+    hp : LocalTraining
+        Its local hyper-parameters of round 1, with the seed of its round-0
+        stream (``client_training(0, partition_id)``, which no round uses).
+
+    """
+
+    partition_id: int
+    x: Tensor
+    y: Tensor
+    hp: LocalTraining
+
+
 @dataclass
 class ClientUpdate:
     """What one client returned in one round, decoded.
@@ -183,6 +209,7 @@ class Method:
     aggregations: ClassVar[tuple[str, ...]] = AGGREGATIONS
     server_optimizer: ClassVar[bool] = True
     option_specs: ClassVar[Mapping[str, Option]] = {}
+    initial_client_data: ClassVar[bool] = False
 
     def __init__(self, settings: MethodSettings) -> None:
         self.settings = settings
@@ -219,6 +246,17 @@ class Method:
     def initialize(self, model: nn.Module, generator: torch.Generator) -> nn.Module:
         """Initialise the global model of round 0 (docs/methods.md section 2.3)."""
         return init_weights(model, generator)
+
+    def initialize_from_client(
+        self, model: nn.Module, client: InitialClient, generator: torch.Generator
+    ) -> nn.Module:
+        """Adapt the initialised round-0 model with one client's data (e.g. prune it).
+
+        Called after :meth:`initialize` only when ``initial_client_data`` is
+        true. The result is the round-0 global model every client receives.
+        Default: the model unchanged.
+        """
+        return model
 
     # ----------------------------------------------------------------- client
     def train(
