@@ -17,7 +17,11 @@ says so instead of recording it as applied:
 - ``aggregations``: the ``aggregation`` values it supports;
 - ``server_optimizer``: whether ``server_lr != 1`` and server momentum apply;
 - ``option_specs``: its own options under ``method.*`` (the YAML holds their
-  defaults).
+  defaults);
+- ``initial_client_data``: whether the round-0 model is adapted with one
+  client's data (:meth:`Method.initialize_from_client`);
+- ``exchanges_masks``: whether the method's protocol sends a binary mask of
+  the model besides the weights (counted by the FedSparsify communication cost).
 """
 
 from __future__ import annotations
@@ -210,6 +214,8 @@ class Method:
     server_optimizer: ClassVar[bool] = True
     option_specs: ClassVar[Mapping[str, Option]] = {}
     initial_client_data: ClassVar[bool] = False
+    exchanges_masks: ClassVar[bool] = False
+    """Whether the method sends a binary mask besides the weights (FedSparsify's cost model)."""
 
     def __init__(self, settings: MethodSettings) -> None:
         self.settings = settings
