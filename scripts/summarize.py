@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/summarize.py DIR [DIR ...] [--from-round 10] [--compact]
+    python scripts/summarize.py DIR [DIR ...] [--from-round 10] [--compact | --fedsparsify]
 
 Every directory below DIR holding ``summary.json``, ``metrics.jsonl`` and
 ``config.yaml`` (one run of ``python -m sparsyfed`` or ``flwr run .``) is read;
@@ -85,6 +85,29 @@ def print_compact(groups: dict[tuple, list[dict]]) -> None:
         )
 
 
+def run_label(run: dict) -> str:
+    """The method's name, ``fedprox`` for FedAvg with a proximal term."""
+    name = run["summary"]["method"]
+    if name == "fedavg" and float(run["cfg"].get("prox_mu") or 0.0) > 0:
+        return "fedprox"
+    return name
+
+
+def print_fedsparsify(runs: list[dict]) -> None:
+    """FedSparsify's comparison layout: rows method, columns S, cells final accuracy."""
+    cells: dict[tuple[str, float], list[float]] = defaultdict(list)
+    for run in runs:
+        target = run["summary"]["sparsity_target"] or 0.0
+        cells[(run_label(run), target)].append(run["summary"]["final_accuracy"])
+    levels = sorted({s for _, s in cells})
+    methods = sorted({m for m, _ in cells})
+    print("| method | " + " | ".join(f"S = {s}" for s in levels) + " |")
+    print("|---|" + "---|" * len(levels))
+    for method in methods:
+        row = [_mean_std(cells[(method, s)]) if (method, s) in cells else "" for s in levels]
+        print(f"| {method} | " + " | ".join(row) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dirs", nargs="+", type=Path)
@@ -94,7 +117,15 @@ def main() -> None:
     parser.add_argument(
         "--compact", action="store_true", help="fewer columns (the README's methods table)"
     )
+    parser.add_argument(
+        "--fedsparsify",
+        action="store_true",
+        help="FedSparsify's layout: method x S, final accuracy",
+    )
     args = parser.parse_args()
+    if args.fedsparsify:
+        print_fedsparsify(load_runs(args.dirs))
+        return
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for run in load_runs(args.dirs):
         s, cfg = run["summary"], run["cfg"]
