@@ -64,7 +64,7 @@ def _conv_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
 class FedSparsifyCNN(nn.Module):
     """The original's CIFAR-10 CNN: three conv pairs with max-pools, a 512-unit dense head.
 
-    Layer order, as in the Keras original (``models/cifar/cifar_cnn.py``)::
+    Layer order, as in the Keras original (``CifarCNN`` of dstripelis/FedSparsify)::
 
         conv 3x3 C->64, ReLU;   conv 3x3 64->64, ReLU;   max-pool 2
         BatchNorm(64)
