@@ -8,10 +8,11 @@ from typing import Any
 from torch import nn
 
 from sparsyfed.models.cnn import UniformCNN
+from sparsyfed.models.fedsparsify import FedSparsifyCNN, FedSparsifyFC, check_cnn_input_shape
 from sparsyfed.models.resnet import BUILDERS as RESNET_BUILDERS
 from sparsyfed.models.resnet import check_input_shape
 
-MODELS = ("uniform_cnn", *RESNET_BUILDERS)
+MODELS = ("uniform_cnn", *RESNET_BUILDERS, "fedsparsify_fc", "fedsparsify_cnn")
 
 
 def build_model(
@@ -50,9 +51,14 @@ def build_model(
         return UniformCNN(
             input_shape[0], num_classes, spatial_dims=dims, squeeze_height=one_row, **options
         )
-    if name in RESNET_BUILDERS:
-        if options:
-            raise ValueError(f"model.name={name!r} takes no options, got {sorted(options)}")
-        check_input_shape(name, input_shape)
-        return RESNET_BUILDERS[name](num_classes)
-    raise ValueError(f"model.name={name!r} is not a known model; choose one of {MODELS}")
+    if name not in MODELS:
+        raise ValueError(f"model.name={name!r} is not a known model; choose one of {MODELS}")
+    if options:
+        raise ValueError(f"model.name={name!r} takes no options, got {sorted(options)}")
+    if name == "fedsparsify_fc":
+        return FedSparsifyFC(tuple(input_shape), num_classes)
+    if name == "fedsparsify_cnn":
+        check_cnn_input_shape(name, input_shape)
+        return FedSparsifyCNN(tuple(input_shape), num_classes)
+    check_input_shape(name, input_shape)
+    return RESNET_BUILDERS[name](num_classes)
