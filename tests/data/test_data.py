@@ -72,7 +72,15 @@ def mnist1d_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_dataset_names() -> None:
-    assert DATASETS == ("mnist1d", "digits", "cifar10", "cifar100", "speech_commands", "synthetic")
+    assert DATASETS == (
+        "mnist1d",
+        "digits",
+        "cifar10",
+        "cifar100",
+        "speech_commands",
+        "synthetic",
+        "fashion_mnist",
+    )
 
 
 def test_synthetic_is_seeded_shaped_and_learnable_by_its_class_means() -> None:
