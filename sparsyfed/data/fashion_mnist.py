@@ -18,9 +18,9 @@ a type code, 0x08 for unsigned bytes, and the number of dimensions), one big-end
 bytes (magic ``0x00000803``), labels ``(N,)`` unsigned bytes in ``[0, 10)`` (magic
 ``0x00000801``); anything else is refused naming the file.
 
-Inputs are ``float32`` ``(N, 1, 28, 28)`` scaled as in the FedSparsify original
-(``fedpurgemerge_main/fashion_mnist_main.py``: ``x.astype('float32') / 256``), so
-pixel ``v`` becomes ``v / 256`` in ``[0, 255/256]``; no mean/std normalisation.
+Inputs are ``float32`` ``(N, 1, 28, 28)`` scaled as in the FedSparsify original (its
+FashionMNIST scripts compute ``x.astype('float32') / 256``), so pixel ``v`` becomes
+``v / 256`` in ``[0, 255/256]``; no mean/std normalisation (docs/methods.md section 15.1).
 """
 
 from __future__ import annotations
