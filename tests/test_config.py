@@ -14,7 +14,7 @@ def test_default_config_is_the_calibration_setting():
     assert cfg["beta"] == 1.25 and cfg["sparsity"] == 0.95
     assert cfg["dataset"]["name"] == "mnist1d" and cfg["dataset"]["num_samples"] == 12000
     assert (cfg["num_clients"], cfg["clients_per_round"], cfg["rounds"]) == (100, 10, 40)
-    assert cfg["partition"] == {"scheme": "lda", "alpha": 0.1}
+    assert cfg["partition"] == {"scheme": "lda", "alpha": 0.1, "classes_per_client": 2}
     assert cfg["lr"]["initial"] == 0.5 and cfg["lr"]["final"] == 0.05
     assert "hydra" not in cfg
 
@@ -33,10 +33,12 @@ def test_method_group_sets_its_own_beta_and_command_line_wins():
         (["clients_per_round=200"], "clients_per_round=200", "num_clients=100"),
         (["rounds=0"], "rounds=0", ">= 1"),
         (["partition.alpha=0"], "partition.alpha=0", "> 0"),
+        (["partition.classes_per_client=0"], "partition.classes_per_client=0", ">= 1"),
+        (["partition.classes_per_client=1.5"], "partition.classes_per_client=1.5", "integer"),
         (
-            ["partition.scheme=shards"],
-            "partition.scheme='shards'",
-            "lda, inner_dirichlet, dirichlet, iid",
+            ["partition.scheme=pathological"],
+            "partition.scheme='pathological'",
+            "lda, inner_dirichlet, dirichlet, iid, shards",
         ),
         (["lr.schedule=cosine"], "lr.schedule='cosine'", "exponential, constant"),
         (["wire.codec=zip"], "wire.codec='zip'", "auto, dense"),

@@ -29,7 +29,11 @@ def test_every_table1_family_has_a_config_with_the_paper_hyperparameters():
         for method, method_beta in (("sparsyfed", beta), ("topk", 1.0), ("zerofl", 1.0)):
             cfg = compose_config([f"+experiment={name}", f"method={method}", "sparsity=0.99"])
             assert cfg["dataset"]["name"] == dataset and cfg["model"]["name"] == model
-            assert cfg["partition"] == {"scheme": "lda", "alpha": float(alpha)}
+            assert cfg["partition"] == {
+                "scheme": "lda",
+                "alpha": float(alpha),
+                "classes_per_client": 2,
+            }
             assert (cfg["rounds"], cfg["lr"]["final"], cfg["lr"]["initial"]) == (
                 rounds,
                 lr_final,

@@ -104,6 +104,7 @@ class PartitionConfig:
 
     scheme: str
     alpha: float
+    classes_per_client: int
 
 
 @dataclass(frozen=True)
@@ -389,8 +390,11 @@ def _partition(block: Mapping[str, Any]) -> PartitionConfig:
     read = _Reader(block, "partition.")
     scheme = as_choice("partition.scheme", read("scheme"), PARTITION_SCHEMES)
     alpha = read.number("alpha", lambda v: v > 0, "the Dirichlet concentration must be > 0")
+    # Read (and checked) for every scheme, used by ``shards`` only; its upper bound, the
+    # dataset's number of classes, is checked when the data is partitioned.
+    classes_per_client = read.int("classes_per_client", 1)
     read.done()
-    return PartitionConfig(scheme, alpha)
+    return PartitionConfig(scheme, alpha, classes_per_client)
 
 
 def wire_codecs() -> tuple[str, ...]:

@@ -68,6 +68,7 @@ class Task:
             scheme=part.scheme,
             alpha=part.alpha,
             seed=self.cfg.seed,
+            classes_per_client=part.classes_per_client,
         )
 
     @property
@@ -86,6 +87,7 @@ class Task:
         return {
             "scheme": self.cfg.partition.scheme,
             "alpha": self.cfg.partition.alpha,
+            "classes_per_client": self.cfg.partition.classes_per_client,
             "sizes": [len(p) for p in self.partitions],
             "train": partition_stats(ds.y_train, self.partitions, ds.num_classes),
             "test": partition_stats(ds.y_test, self.test_partitions, ds.num_classes),

@@ -15,6 +15,8 @@ index arrays into the ``labels`` array.
   (each class split over the clients by a Dirichlet draw; unequal sizes).
 * ``iid``: a seeded random permutation split into equal chunks
   (``len(labels) // num_partitions``; the remainder is left out).
+* ``shards``: every client holds exactly ``classes_per_client`` classes
+  (FedSparsify's non-IID label sharding; :mod:`sparsyfed.data.shards`).
 
 :func:`partition_train_test` also splits the test set per client with the same
 Dirichlet matrix as the training set, so each client's test split has the class
@@ -31,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from sparsyfed.data.checks import check_labels, check_num_partitions, check_seed
 from sparsyfed.data.lda import LDA_SPLITS, lda_assign, lda_dirichlet_matrix, lda_rng
+from sparsyfed.data.shards import partition_shards
 from sparsyfed.validation import as_choice, fail
 
 __all__ = [
@@ -45,7 +49,7 @@ __all__ = [
     "partition_train_test",
 ]
 
-PARTITION_SCHEMES: tuple[str, ...] = ("lda", "inner_dirichlet", "dirichlet", "iid")
+PARTITION_SCHEMES: tuple[str, ...] = ("lda", "inner_dirichlet", "dirichlet", "iid", "shards")
 """Names accepted by :func:`partition_labels`."""
 
 # Stream tag mixed into the seed for the row shuffle that precedes
@@ -59,37 +63,9 @@ _INNER_ROW_ORDER_STREAM = 0x5EED
 # ---------------------------------------------------------------------------
 
 
-def _check_labels(labels: np.ndarray) -> np.ndarray:
-    """Return ``labels`` as a non-empty 1-D integer array or raise a ValueError."""
-    arr = np.asarray(labels)
-    if arr.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError("labels must be non-empty")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"labels must have an integer dtype, got {arr.dtype}")
-    return arr
-
-
-# The argument checks below raise :class:`sparsyfed.validation.ConfigError` (a
-# ``ValueError``) under the config keys the arguments come from. Integers must be
-# ``numbers.Integral`` (``2.0`` clients is refused) and alpha any real number, NumPy
-# scalars included.
-
-
-def _check_num_partitions(num_partitions: Any, num_samples: int) -> int:
-    """Validate the number of clients (config key ``num_clients``)."""
-    if (
-        isinstance(num_partitions, bool)
-        or not isinstance(num_partitions, numbers.Integral)
-        or not 1 <= int(num_partitions) <= num_samples
-    ):
-        fail(
-            "num_clients",
-            num_partitions,
-            f"it must be an integer in [1, {num_samples}] (at most the number of samples)",
-        )
-    return int(num_partitions)
+# The argument checks raise :class:`sparsyfed.validation.ConfigError` (a
+# ``ValueError``) under the config keys the arguments come from
+# (:mod:`sparsyfed.data.checks`); alpha may be any real number, NumPy scalars included.
 
 
 def _check_alpha(alpha: Any) -> float:
@@ -104,13 +80,6 @@ def _check_alpha(alpha: Any) -> float:
     return float(alpha)
 
 
-def _check_seed(seed: Any) -> int:
-    """Validate a non-negative integer seed (config key ``seed``)."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
-        fail("seed", seed, "it must be a non-negative integer")
-    return int(seed)
-
-
 def _check_scheme(scheme: Any) -> str:
     """Validate the partitioning scheme (config key ``partition.scheme``)."""
     return str(as_choice("partition.scheme", scheme, PARTITION_SCHEMES))
@@ -120,9 +89,9 @@ def _check_dirichlet_args(
     labels: np.ndarray, num_partitions: Any, alpha: Any, seed: Any
 ) -> tuple[np.ndarray, int, float, int]:
     """Validated arguments of the Dirichlet partitioners."""
-    labels = _check_labels(labels)
-    num_partitions = _check_num_partitions(num_partitions, int(labels.shape[0]))
-    return labels, num_partitions, _check_alpha(alpha), _check_seed(seed)
+    labels = check_labels(labels)
+    num_partitions = check_num_partitions(num_partitions, int(labels.shape[0]))
+    return labels, num_partitions, _check_alpha(alpha), check_seed(seed)
 
 
 def _label_table(labels: np.ndarray, row_order: np.ndarray) -> Any:
@@ -383,10 +352,10 @@ def partition_iid(labels: np.ndarray, num_partitions: int, seed: int) -> list[np
         ``len(labels) // num_partitions``; the remainder samples are left out.
 
     """
-    labels = _check_labels(labels)
+    labels = check_labels(labels)
     num_samples = int(labels.shape[0])
-    num_partitions = _check_num_partitions(num_partitions, num_samples)
-    seed = _check_seed(seed)
+    num_partitions = check_num_partitions(num_partitions, num_samples)
+    seed = check_seed(seed)
 
     size = num_samples // num_partitions
     perm = np.random.default_rng(seed).permutation(num_samples).astype(np.int64)
@@ -394,7 +363,13 @@ def partition_iid(labels: np.ndarray, num_partitions: int, seed: int) -> list[np
 
 
 def partition_labels(
-    labels: np.ndarray, num_partitions: int, scheme: str, alpha: float, seed: int
+    labels: np.ndarray,
+    num_partitions: int,
+    scheme: str,
+    alpha: float,
+    seed: int,
+    *,
+    classes_per_client: int = 2,
 ) -> list[np.ndarray]:
     """Partition sample indices with the named scheme.
 
@@ -406,11 +381,13 @@ def partition_labels(
         Number of clients.
     scheme : str
         One of :data:`PARTITION_SCHEMES`: ``"lda"``, ``"inner_dirichlet"``,
-        ``"dirichlet"`` or ``"iid"``.
+        ``"dirichlet"``, ``"iid"`` or ``"shards"``.
     alpha : float
-        Dirichlet concentration (ignored for ``"iid"``).
+        Dirichlet concentration (ignored for ``"iid"`` and ``"shards"``).
     seed : int
         Non-negative seed.
+    classes_per_client : int, optional
+        Classes of every client for ``"shards"`` (ignored by the other schemes).
 
     Returns
     -------
@@ -431,6 +408,8 @@ def partition_labels(
         return partition_inner_dirichlet(labels, num_partitions, alpha, seed)
     if scheme == "dirichlet":
         return partition_dirichlet(labels, num_partitions, alpha, seed)
+    if scheme == "shards":
+        return partition_shards(labels, num_partitions, classes_per_client, seed)
     return partition_iid(labels, num_partitions, seed)
 
 
@@ -441,6 +420,8 @@ def partition_train_test(
     scheme: str,
     alpha: float,
     seed: int,
+    *,
+    classes_per_client: int = 2,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Partition the training set and give every client a test split with the same class mix.
 
@@ -451,13 +432,15 @@ def partition_train_test(
     draws come from the seed's ``"test"`` stream; its sizes are round-robin over
     ``len(test_labels)``. The flwr-datasets partitioners (``inner_dirichlet``,
     ``dirichlet``) draw their Dirichlet matrix first from a generator seeded
-    with ``seed``, so the same seed gives the same matrix for both sets.
+    with ``seed``, so the same seed gives the same matrix for both sets. For
+    ``shards`` both sets get the same class sets per client; the test examples
+    are shuffled by the seed's ``"test"`` stream.
 
     Parameters
     ----------
     train_labels, test_labels : numpy.ndarray
         1-D integer class labels of the two sets (same classes).
-    num_partitions, scheme, alpha, seed
+    num_partitions, scheme, alpha, seed, classes_per_client
         As in :func:`partition_labels`.
 
     Returns
@@ -472,8 +455,8 @@ def partition_train_test(
         (the shared Dirichlet matrix would then mean different things).
 
     """
-    train_classes = np.unique(_check_labels(train_labels))
-    test_classes = np.unique(_check_labels(test_labels))
+    train_classes = np.unique(check_labels(train_labels))
+    test_classes = np.unique(check_labels(test_labels))
     if not np.array_equal(train_classes, test_classes):
         raise ValueError(
             f"train and test labels have different classes ({train_classes.size} vs "
@@ -488,6 +471,10 @@ def partition_train_test(
         test = partition_lda(
             test_labels, num_partitions, alpha, seed, dirichlet=matrix, split="test"
         )
+        return train, test
+    if scheme == "shards":
+        train = partition_shards(train_labels, num_partitions, classes_per_client, seed)
+        test = partition_shards(test_labels, num_partitions, classes_per_client, seed, split="test")
         return train, test
     train = partition_labels(train_labels, num_partitions, scheme, alpha, seed)
     test = partition_labels(test_labels, num_partitions, scheme, alpha, seed)
@@ -536,7 +523,7 @@ def partition_stats(
         ``min_sample_count`` and ``max_sample_count``.
 
     """
-    labels = _check_labels(labels)
+    labels = check_labels(labels)
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     num_classes = int(num_classes)

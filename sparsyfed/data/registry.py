@@ -1,7 +1,8 @@
 """The dataset registry: dataset names to loader functions, imported only when used.
 
 Every dataset has one loader module (:mod:`sparsyfed.data.mnist1d`,
-:mod:`sparsyfed.data.digits`, :mod:`sparsyfed.data.cifar`, :mod:`sparsyfed.data.speech`)
+:mod:`sparsyfed.data.digits`, :mod:`sparsyfed.data.cifar`, :mod:`sparsyfed.data.speech`,
+:mod:`sparsyfed.data.fashion_mnist`, ...)
 exposing a function ``loader(data_dir=None, **options) -> ArrayDataset``.
 :data:`LOADERS` names that function as ``"<module>:<function>"``; :func:`load_dataset`
 imports the module with :mod:`importlib` on first use, so importing :mod:`sparsyfed.data`
@@ -33,6 +34,7 @@ LOADERS: Mapping[str, str] = MappingProxyType(
         "cifar100": "sparsyfed.data.cifar:load_cifar100",
         "speech_commands": "sparsyfed.data.speech:load_speech_commands",
         "synthetic": "sparsyfed.data.synthetic:load_synthetic",
+        "fashion_mnist": "sparsyfed.data.fashion_mnist:load_fashion_mnist",
     }
 )
 """Dataset name to its loader, ``"<module>:<function>"``."""
@@ -85,7 +87,9 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **options: Any) 
         (default true); see :func:`sparsyfed.data.cifar.load_cifar`.
         ``speech_commands`` accepts ``features`` (``waveform`` (default), ``mfcc`` or
         ``logmel``) and ``download``; see
-        :func:`sparsyfed.data.speech.load_speech_commands`.
+        :func:`sparsyfed.data.speech.load_speech_commands`. ``fashion_mnist`` accepts
+        ``download`` (default true); see
+        :func:`sparsyfed.data.fashion_mnist.load_fashion_mnist`.
 
     Returns
     -------

@@ -72,7 +72,15 @@ def mnist1d_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_dataset_names() -> None:
-    assert DATASETS == ("mnist1d", "digits", "cifar10", "cifar100", "speech_commands", "synthetic")
+    assert DATASETS == (
+        "mnist1d",
+        "digits",
+        "cifar10",
+        "cifar100",
+        "speech_commands",
+        "synthetic",
+        "fashion_mnist",
+    )
 
 
 def test_synthetic_is_seeded_shaped_and_learnable_by_its_class_means() -> None:
@@ -343,7 +351,7 @@ def test_iid_partition() -> None:
 
 def test_partition_labels_dispatch() -> None:
     labels = balanced_labels(500)
-    assert PARTITION_SCHEMES == ("lda", "inner_dirichlet", "dirichlet", "iid")
+    assert PARTITION_SCHEMES == ("lda", "inner_dirichlet", "dirichlet", "iid", "shards")
     lda = partition_labels(labels, 5, "lda", 0.5, 1)
     inner = partition_labels(labels, 5, "inner_dirichlet", 0.5, 1)
     iid = partition_labels(labels, 5, "iid", 0.5, 1)
@@ -365,7 +373,7 @@ def test_bad_alpha(alpha: object) -> None:
     assert "> 0" in str(info.value)
 
 
-@pytest.mark.parametrize("scheme", ["shards", "LDA", "", None])
+@pytest.mark.parametrize("scheme", ["pathological", "LDA", "", None])
 def test_bad_scheme(scheme: object) -> None:
     with pytest.raises(ValueError, match=r"partition\.scheme") as info:
         partition_labels(balanced_labels(100), 5, scheme, 0.5, 0)  # type: ignore[arg-type]
