@@ -30,7 +30,7 @@ zeros (unless more were already there).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import torch
@@ -41,7 +41,7 @@ from sparsyfed.core.training import LocalTraining, train_sgd
 from sparsyfed.methods.aggregate import fedavg_pseudo_gradients
 from sparsyfed.methods.base import ClientUpdate, Method, MethodSettings, Option, State
 from sparsyfed.metrics.values import Metrics
-from sparsyfed.nn.layers import prunable_layers
+from sparsyfed.sparse.select import freeze_zeros
 from sparsyfed.validation import fail
 
 VOTE_QUORUMS = ("floor_half", "half")
@@ -216,27 +216,9 @@ class _FedSparsify(Method):
         self, model: nn.Module, x: Tensor, y: Tensor, hp: LocalTraining, ctx: RoundContext
     ) -> Metrics:
         """Local SGD; from round ``t0 + 1`` on under the received model's binary mask."""
-        keep_mask = _mask_hook(model) if self.purges_in(ctx) else None
+        keep_mask = freeze_zeros(model) if self.purges_in(ctx) else None
         metrics = train_sgd(model, x, y, hp, after_step=keep_mask)
         return metrics.mean("schedule_sparsity", self.target_at(ctx))
-
-
-def _mask_hook(model: nn.Module) -> Callable[[nn.Module], None]:
-    """Freeze the zeros of ``model``'s prunable weights; return a hook that re-applies them.
-
-    The hook writes ``+0.0`` into every weight entry that is zero now; it runs
-    once here (a no-op on a received model) and after every optimizer step.
-    """
-    layers = [layer for _, layer in prunable_layers(model)]
-    pruned = [layer.weight.detach() == 0 for layer in layers]
-
-    @torch.no_grad()
-    def apply(_: nn.Module) -> None:
-        for layer, off in zip(layers, pruned, strict=True):
-            layer.weight.masked_fill_(off, 0.0)
-
-    apply(model)
-    return apply
 
 
 class FedSparsifyGlobal(_FedSparsify):

@@ -90,12 +90,20 @@ class PruneScope:
             Target fraction of zeros in [0, 1] (per tensor for ``layerwise``).
 
         """
+        for group in self.groups(prunable_keys):
+            global_magnitude_prune_([state[key] for key in group], sparsity)
+
+    def groups(self, prunable_keys: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+        """The key groups that each get one threshold: all targets together, or one per layer.
+
+        Parameters
+        ----------
+        prunable_keys : sequence of str
+            The keys of the conv/linear weights, in model order.
+
+        """
         keys = self.targets(prunable_keys)
-        if self.scope == "layerwise":
-            for key in keys:
-                global_magnitude_prune_([state[key]], sparsity)
-        else:
-            global_magnitude_prune_([state[key] for key in keys], sparsity)
+        return tuple((key,) for key in keys) if self.scope == "layerwise" else (keys,)
 
 
 OFFICIAL_PRUNE = PruneScope()

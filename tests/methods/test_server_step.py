@@ -150,15 +150,17 @@ def test_official_fedavgm_config_composes_and_a_bad_scope_is_refused():
         load_config(compose_config(["server_momentum_scope=everything"]))
 
 
-@pytest.mark.parametrize("method", ["flash", "flash_spdst", "fedsparsify_global"])
+@pytest.mark.parametrize(
+    "method", ["flash", "flash_spdst", "fedsparsify_global", "fedsparsify_random", "snip"]
+)
 def test_server_pruning_methods_never_regrow_their_mask_under_momentum(tmp_path, data_dir, method):
-    """FLASH's fixed mask and FedSparsify-Global's purges survive server lr + momentum."""
+    """FLASH's and SNIP's fixed masks and FedSparsify's purges survive server lr + momentum."""
     extra = ["method.stage1_epochs=1"] if method == "flash_spdst" else []
     cfg = make_cfg(tmp_path, data_dir, f"method={method}", "rounds=4", *SERVER_STEP, *extra)
     run_inprocess(cfg)
     rows = read_rows(cfg)[1:]
     assert [r["global_regrowth"] for r in rows[1:]] == [0, 0, 0]
-    if method.startswith("flash"):  # the mask of round 1, unchanged
+    if method.startswith(("flash", "snip")):  # the mask of round 1 (snip: round 0), unchanged
         assert len({r["nnz_prunable"] for r in rows}) == 1
         if method == "flash":  # flash_spdst's classifier stays dense (conv-only mask)
             assert rows[-1]["sparsity_prunable"] >= 0.95 - 1e-3

@@ -38,6 +38,9 @@ ZEROS_FROZEN = {
     "flash_spdst",
     "fedsparsify_global",
     "fedsparsify_local",
+    "fedsparsify_random",
+    "snip",
+    "grasp",
 }
 RECEIVED_SPARSITY = 0.95
 SPARSYFED_FAMILY = ("sparsyfed", "sparsyfed_na", "sparsefedpp", "sparsyfed_spectral")
