@@ -6,7 +6,7 @@ the non-zeros of every upload the server received, plus, for a method whose
 protocol sends a binary mask besides the weights
 (:attr:`~sparsyfed.methods.Method.exchanges_masks`), one mask with an entry per
 model entry per client and direction (the original code's binary masks cover
-every array of the model, ``get_model_binary_masks(model.get_weights())``).
+every array of its Keras ``model.get_weights()``).
 Non-zeros are counted on what was actually sent: the global model the server
 encoded and the uploads it decoded (:attr:`PayloadReport.nnz`). The measured
 bytes (``uplink_bytes``, ``downlink_bytes``) stay the project's own figure;

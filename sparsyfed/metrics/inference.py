@@ -1,8 +1,8 @@
 """Inference of a sparse model: dense torch against CSR weight products, measured side by side.
 
 FedSparsify measures inference as the number of batches a model processes in a
-fixed time (its ``utils/benchmark_model_inference.py`` exports the model and
-runs ``deepsparse.benchmark -t SECONDS``). Here the executions are torch on
+fixed time (its inference benchmark exports the model to ONNX and runs
+``deepsparse.benchmark -t SECONDS``). Here the executions are torch on
 this machine:
 
 - **dense**: the model with Powerprop folded into plain layers (the effective
