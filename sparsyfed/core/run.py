@@ -35,6 +35,12 @@ from sparsyfed.core.messages import (
 )
 from sparsyfed.core.server import FederatedServer, ServerState
 from sparsyfed.methods import ClientUpdate
+from sparsyfed.metrics.efficiency import (
+    final_model_columns,
+    paper_cost_columns,
+    paper_cost_summary,
+    paper_round_cost,
+)
 from sparsyfed.metrics.record import downlink_columns, ratio, summarize, uplink_columns
 from sparsyfed.metrics.record import uplink_metrics as uplink_client_metrics
 from sparsyfed.metrics.values import Metrics, reduce_clients
@@ -153,7 +159,8 @@ class FederatedRun:
             for rnd in range(self.round + 1, self.cfg.rounds + 1):
                 self.round = rnd
                 self._record(self.train_round(self.task.round_context(rnd)))
-            summary = summarize(self.history, self.header) | {
+            summary = summarize(self.history, self.header) | self._efficiency_summary()
+            summary |= {
                 "wall_seconds": time.perf_counter() - start,
                 "output_dir": self.cfg.output_dir,
             }
@@ -163,6 +170,13 @@ class FederatedRun:
             for callback in self.callbacks:
                 callback.on_run_stop()
         return summary
+
+    def _efficiency_summary(self) -> dict[str, Any]:
+        """The paper's cost totals and the final model's size (its downlink encoding)."""
+        state, _, report = self._downlink()
+        entries = sum(value.size for value in state.values())
+        rounds = [row for row in self.history if row["round"] > 0]
+        return paper_cost_summary(rounds) | final_model_columns(report, entries)
 
     def _record(self, row: dict[str, Any]) -> None:
         self.history.append(row)
@@ -203,6 +217,7 @@ class FederatedRun:
         row["uplink_bytes_cum"] = self.cumulative["uplink"]
         row |= downlink_columns(down, len(clients))
         row["downlink_bytes_cum"] = self.cumulative["downlink"]
+        row |= self._paper_cost(down, sent, len(clients), reduced)
         row |= {"num_updates": len(updates), "client_failures": [_as_record(f) for f in failures]}
         row |= server_metrics
         row["lr"] = ctx.lr
@@ -211,6 +226,24 @@ class FederatedRun:
             row["train_flops_ratio"] = ratio(row["train_flops"], row["train_flops_dense"])
         row["round_seconds"] = time.perf_counter() - t0
         return row
+
+    def _paper_cost(
+        self,
+        down: PayloadReport,
+        sent: dict[str, np.ndarray],
+        clients: int,
+        reduced: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The paper's communication cost of the round (docs/methods.md section 17.6)."""
+        cost = paper_round_cost(
+            down.nnz,
+            list(reduced.get("uplink_nnz_per_client", {}).values()),
+            clients,
+            sum(value.size for value in sent.values()),
+            self.task.method.exchanges_masks,
+        )
+        previous = self.history[-1].get("paper_params_exchanged_cum", 0) if self.history else 0
+        return paper_cost_columns(cost, previous)
 
     def _send(self, ctx: RoundContext) -> _SentRound:
         """Sample the round's clients and send them their instructions."""

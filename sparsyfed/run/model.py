@@ -67,6 +67,11 @@ def _archive(path: str | Path) -> Archive:
     return archive
 
 
+def model_meta(path: str | Path) -> dict[str, Any]:
+    """What a model file records besides the weights: round, input shape, classes, run config."""
+    return dict(_archive(path).meta)
+
+
 def load_state(path: str | Path) -> dict[str, torch.Tensor]:
     """The saved ``state_dict`` of a run's model (``path``: the run directory or the file)."""
     return {k: torch.from_numpy(np.array(v)) for k, v in _archive(path).tensors("").items()}
