@@ -1,4 +1,4 @@
-"""PruneFL (Jiang et al., TNNLS 2022) as the FedSparsify authors ran it, docs/methods.md section 11a.
+"""PruneFL (Jiang et al., TNNLS 2022) as the FedSparsify authors ran it, docs/methods.md section 11.5.
 
 Plain layers (``beta = 1``); the mask covers the conv/linear weights.
 
