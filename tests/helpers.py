@@ -44,20 +44,26 @@ def round_ctx(server_round: int, total_rounds: int = 10, lr: float = 0.1, seed: 
 
 
 def client_updates(server, pids, server_round: int) -> list:
-    """Run real client rounds for ``pids`` on the server's current model (no wire)."""
+    """Run real client rounds for ``pids`` on the server's current model (no wire).
+
+    The downlink carries the method's side tensors, the updates its upload side tensors.
+    """
     import torch
 
     from sparsyfed.core.client import run_client_round
+    from sparsyfed.core.side import split_side, with_side
     from sparsyfed.core.task import get_task
     from sparsyfed.methods import ClientUpdate
 
     task = get_task(server.cfg)
     ctx = task.round_context(server_round)
+    side = {k: v.detach().cpu().numpy() for k, v in server.method.downlink_side().items()}
+    received = with_side(server.global_arrays(), side)
     updates = []
     for pid in pids:
-        upload, num_examples, metrics = run_client_round(task, ctx, pid, server.global_arrays())
-        state = {k: torch.from_numpy(v) for k, v in upload.items()}
-        updates.append(ClientUpdate(pid, state, num_examples, metrics))
+        upload, num_examples, metrics = run_client_round(task, ctx, pid, received)
+        state, side = split_side({k: torch.from_numpy(v) for k, v in upload.items()})
+        updates.append(ClientUpdate(pid, state, num_examples, metrics, side))
     return updates
 
 

@@ -14,6 +14,7 @@ from sparsyfed.core.messages import (
     TrainInstruction,
     TrainReply,
 )
+from sparsyfed.core.side import split_side, with_side
 from sparsyfed.core.task import Task
 from sparsyfed.core.training import evaluate
 from sparsyfed.metrics.flops import (
@@ -60,12 +61,14 @@ def run_client_round(
     partition_id : int
         The client's partition.
     received : mapping of str to ndarray
-        The decoded global model state.
+        The decoded downlink: the global model state and the method's side
+        tensors (:mod:`sparsyfed.core.side`), if any.
 
     Returns
     -------
     upload : dict of str to ndarray
-        The state to send (sparsified by the shared upload step).
+        The state to send (sparsified by the shared upload step) and the
+        method's upload side tensors (``side/<key>``).
     num_examples : int
         The client's training samples.
     metrics : Metrics
@@ -74,15 +77,24 @@ def run_client_round(
 
     """
     _check_partition(task, partition_id)
+    received, side_in = split_side(received)
     model = _load(task, received)
     # On the model's device: the metrics and the upload step compare the two.
     received_t = {
         k: torch.from_numpy(np.array(v, copy=True)).to(task.device) for k, v in received.items()
     }
+    side_t = {
+        k: torch.from_numpy(np.array(v, copy=True)).to(task.device) for k, v in side_in.items()
+    }
     x, y = task.client_data(partition_id)
     hp = task.local_training(ctx, partition_id)
     method = task.method
-    metrics = method.train(model, x, y, hp, ctx)
+    metrics, side_out = method.client_round(model, x, y, hp, ctx, side_t)
+    if set(side_out) != set(method.upload_side_keys(ctx)):
+        raise ValueError(
+            f"method {method.name}: side tensors {sorted(side_out)} != "
+            f"upload_side_keys {sorted(method.upload_side_keys(ctx))}"
+        )
     trained = model.state_dict()
     keys = task.prunable_keys
     metrics.update(support_change_metrics(received_t, trained, keys, len(y)))
@@ -92,6 +104,7 @@ def run_client_round(
     upload = make_upload(trained, received_t, sparsity, keys, task.cfg.upload, task.cfg.prune)
     uploaded = apply_delta(upload, received_t) if task.cfg.upload == "delta_topk" else upload
     metrics.update(support_change_metrics(received_t, uploaded, keys, len(y), "_after_prune"))
+    upload = with_side(upload, side_out)
     return {k: v.detach().cpu().numpy() for k, v in upload.items()}, len(y), metrics
 
 
@@ -206,7 +219,7 @@ def handle_evaluate(task: Task, instruction: EvaluateInstruction) -> EvaluateRep
     """Evaluate the received global model on one client's test split (federated evaluation)."""
     pid = instruction.partition_id
     _check_partition(task, pid)
-    model = _load(task, decode_state(instruction.model))
+    model = _load(task, split_side(decode_state(instruction.model))[0])
     x, y = task.client_test_data(pid)
     result = evaluate(model, x, y, task.cfg.eval_batch_size)
     return EvaluateReply(pid, len(y), result["loss"], result["accuracy"])

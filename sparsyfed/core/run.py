@@ -34,6 +34,7 @@ from sparsyfed.core.messages import (
     TrainReply,
 )
 from sparsyfed.core.server import FederatedServer, ServerState
+from sparsyfed.core.side import side_shapes, split_side, with_side
 from sparsyfed.methods import ClientUpdate
 from sparsyfed.metrics.efficiency import (
     final_model_columns,
@@ -197,7 +198,8 @@ class FederatedRun:
         sent_round = self._next if self._next is not None else self._send(ctx)
         self._next = None
         clients, sent, down, pending = sent_round
-        updates, reports, failures = self._collect(pending.result(), clients, sent)
+        side_keys = self.task.method.upload_side_keys(ctx)
+        updates, reports, failures = self._collect(pending.result(), clients, sent, side_keys)
         self._check_completion(len(updates), len(clients))
         server_metrics: dict[str, Any] = {}
         if updates:
@@ -261,9 +263,13 @@ class FederatedRun:
 
         Federated evaluation sends the new model at the end of a round and the
         next round's training sends the same one, so it is encoded once for both.
+        The method's downlink side tensors (asked once per model version) travel
+        in the same message (:mod:`sparsyfed.core.side`).
         """
         if self._encoded is None or self._encoded[0] is not self.server.state:
-            state = self.server.global_arrays()
+            side = self.task.method.downlink_side()
+            arrays = {k: v.detach().cpu().numpy() for k, v in side.items()}
+            state = with_side(self.server.global_arrays(), arrays)
             message = encode_downlink(state, self.cfg.wire)
             report = payload_report(state, message)
             self._encoded = (self.server.state, state, message, report)
@@ -275,6 +281,7 @@ class FederatedRun:
         replies: Iterable[TrainReply | ClientFailure],
         clients: Sequence[int],
         sent: dict[str, np.ndarray],
+        side_keys: Sequence[str] = (),
     ) -> tuple[list[ClientUpdate], list[tuple[int, Metrics]], list[ClientFailure]]:
         """Decode and check the replies; drop the unusable ones and the missing ones.
 
@@ -299,7 +306,7 @@ class FederatedRun:
                 if pid not in expected or pid in answered:
                     raise _Rejected("invalid", "reply from a partition that was not asked to train")
                 answered.add(pid)
-                update, report = self._decode(reply, sent)
+                update, report = self._decode(reply, sent, side_keys)
             except _Rejected as err:
                 failures.append(ClientFailure(pid, str(err), err.cause))
                 continue
@@ -342,19 +349,22 @@ class FederatedRun:
         raise RoundIncomplete(message)
 
     def _decode(
-        self, reply: TrainReply, sent: dict[str, np.ndarray]
+        self, reply: TrainReply, sent: dict[str, np.ndarray], side_keys: Sequence[str] = ()
     ) -> tuple[ClientUpdate, PayloadReport]:
         if reply.num_examples <= 0:
             raise _Rejected("invalid", f"num-examples={reply.num_examples} must be positive")
-        state = decode_state(reply.update, expected=self.server.shapes, references=sent)
+        shapes = self.server.shapes
+        expected = shapes | side_shapes(shapes, side_keys)
+        state = decode_state(reply.update, expected=expected, references=sent)
         for key, value in state.items():
             if value.dtype.kind == "f" and not np.isfinite(value).all():
                 raise _Rejected("non-finite", f"{key}: non-finite values")
         report = payload_report(state, reply.update, references=sent)
         if reply.client_state is not None:
             self.server.client_states[reply.partition_id] = reply.client_state
-        tensors = {k: torch.from_numpy(v) for k, v in state.items()}
-        return ClientUpdate(reply.partition_id, tensors, reply.num_examples, reply.metrics), report
+        model, side = split_side({k: torch.from_numpy(v) for k, v in state.items()})
+        update = ClientUpdate(reply.partition_id, model, reply.num_examples, reply.metrics, side)
+        return update, report
 
     def _federated_evaluation(self, ctx: RoundContext) -> dict[str, Any]:
         """Evaluate the new global model on sampled clients' test splits (if enabled).

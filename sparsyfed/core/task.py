@@ -103,6 +103,7 @@ class Task:
                 prunable_keys=tuple(prunable_weight_names(model)),
                 parameter_keys=tuple(name for name, _ in model.named_parameters()),
                 new_model=self.new_model,
+                layer_flops=lambda: self.layer_flops,
             )
         )
         self.cfg.prune.targets(method.model_spec.prunable_keys)  # refuse a model it cannot skip

@@ -22,6 +22,14 @@ says so instead of recording it as applied:
   client's data (:meth:`Method.initialize_from_client`);
 - ``exchanges_masks``: whether the method's protocol sends a binary mask of
   the model besides the weights (counted by the FedSparsify communication cost).
+
+Side tensors: a method may send per-tensor information besides the model in
+either direction (:mod:`sparsyfed.core.side`): :meth:`Method.downlink_side`
+(server -> every client of the next round, e.g. a mask), and
+:meth:`Method.client_round` / :meth:`Method.upload_side_keys` (client ->
+server, e.g. gradients), read on the server as :attr:`ClientUpdate.side`.
+They travel in the same encoded message as the model, so their bytes count
+in ``downlink_bytes`` / ``uplink_bytes``.
 """
 
 from __future__ import annotations
@@ -139,12 +147,16 @@ class ModelSpec:
         ``state_dict`` keys of the trainable parameters (buffers excluded).
     new_model : callable
         Builds a fresh, prepared, uninitialised model.
+    layer_flops : callable, optional
+        Returns the dense forward FLOPs per sample of every conv/linear layer
+        (module name -> FLOPs, in module order; computed on first use).
 
     """
 
     prunable_keys: tuple[str, ...]
     parameter_keys: tuple[str, ...]
     new_model: Callable[[], nn.Module]
+    layer_flops: Callable[[], Mapping[str, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +200,9 @@ class ClientUpdate:
         Local training samples (the FedAvg weight).
     metrics : Metrics
         The client's metrics.
+    side : dict of str to Tensor
+        The side tensors it uploaded (:meth:`Method.upload_side_keys`), keyed
+        by the model key they belong to; empty for most methods.
 
     """
 
@@ -195,6 +210,7 @@ class ClientUpdate:
     state: State
     num_examples: int
     metrics: Metrics = field(default_factory=Metrics)
+    side: State = field(default_factory=dict)
 
 
 class Method:
@@ -270,6 +286,29 @@ class Method:
     ) -> Metrics:
         """Run local training on one client's data; return its metrics."""
         return train_sgd(model, x, y, hp)
+
+    def client_round(
+        self,
+        model: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        hp: LocalTraining,
+        ctx: RoundContext,
+        side: Mapping[str, Tensor],
+    ) -> tuple[Metrics, State]:
+        """One client's work on the received model: train it, return metrics and side tensors.
+
+        ``side`` holds the downlink side tensors (:meth:`downlink_side`) the
+        client received with the model. The returned side tensors are
+        uploaded with the client's update; their keys must be exactly
+        :meth:`upload_side_keys` of the round, each with the shape of that
+        model tensor. Default: :meth:`train`, no side tensors.
+        """
+        return self.train(model, x, y, hp, ctx), {}
+
+    def upload_side_keys(self, ctx: RoundContext) -> tuple[str, ...]:
+        """The model keys whose side tensors every client uploads in this round (default none)."""
+        return ()
 
     def upload_sparsity(self, ctx: RoundContext) -> float:
         """Fraction of the prunable weights (or of the delta) the upload zeroes.
@@ -370,6 +409,14 @@ class Method:
             velocity = self._velocity.get(key)
             if velocity is not None:
                 velocity.masked_fill_(~held.to(velocity.device), 0.0)
+
+    def downlink_side(self) -> State:
+        """Side tensors sent with the current global model, keyed by model key (default none).
+
+        Asked when the model is encoded for the next round (after
+        :meth:`after_aggregate`); each tensor has the shape of its model key.
+        """
+        return {}
 
     def after_aggregate(self, global_state: State, ctx: RoundContext) -> State:
         """Post-process the aggregated global state (e.g. a server-side purge)."""
