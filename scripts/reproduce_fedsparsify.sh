@@ -5,13 +5,13 @@
 # batch 32, SGD lr 0.02 constant). Every pruning method at S = 0.8, 0.9, 0.95, 0.99, PruneFL at
 # its recommended ratio, and the dense FedAvg / FedProx / FedAvgM; 3 seeds; jobs in parallel.
 # Then one table (scripts/summarize.py --fedsparsify).
-# Usage: [SEEDS=0,1,2] [ROUNDS=100] scripts/reproduce_fedsparsify.sh [OUT_DIR] [extra overrides]
+# Usage: [SEEDS=0,1,2] [ROUNDS=50] scripts/reproduce_fedsparsify.sh [OUT_DIR] [extra overrides]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/fedsparsify}"
 shift || true
 seeds="${SEEDS:-0,1,2}"
-rounds="${ROUNDS:-100}"
+rounds="${ROUNDS:-50}"
 export FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1
 py="${PYTHON:-.venv/bin/python}"
 task=(dataset=digits model=fedsparsify_fc partition.scheme=shards partition.classes_per_client=2

@@ -106,6 +106,33 @@ def print_fedsparsify(runs: list[dict]) -> None:
     for method in methods:
         row = [_mean_std(cells[(method, s)]) if (method, s) in cells else "" for s in levels]
         print(f"| {method} | " + " | ".join(row) + " |")
+    print_efficiency(runs)
+
+
+def print_efficiency(runs: list[dict]) -> None:
+    """Per method and S: the paper's parameters exchanged, our encoded bytes, the final model."""
+    groups: dict[tuple[str, float], list[dict]] = defaultdict(list)
+    for run in runs:
+        groups[(run_label(run), run["summary"]["sparsity_target"] or 0.0)].append(run["summary"])
+    print(
+        "\n| method | S | parameters exchanged (paper's count, M) | dense ÷ exchanged "
+        "| bytes sent up + down (MB, encoded) | dense ÷ bytes | final model non-zeros "
+        "| final model KB (encoded) | dense ÷ final model |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (method, target), summaries in sorted(groups.items()):
+
+        def mean(key: str, rows: list[dict] = summaries) -> float:
+            return statistics.mean(float(r[key]) for r in rows)
+
+        sent = mean("uplink_bytes_total") + mean("downlink_bytes_total")
+        dense = mean("uplink_dense_bytes_total") + mean("downlink_dense_bytes_total")
+        print(
+            f"| {method} | {target} | {mean('paper_params_exchanged_total') / 1e6:.3f} "
+            f"| {mean('paper_params_dense_ratio'):.2f}x | {sent / 1e6:.2f} | {dense / sent:.2f}x "
+            f"| {mean('final_model_nnz'):,.0f} | {mean('final_model_bytes') / 1e3:.1f} "
+            f"| {mean('final_model_dense_ratio'):.2f}x |"
+        )
 
 
 def main() -> None:
