@@ -141,8 +141,12 @@ def test_corrupt_magic_names_the_file(tmp_path: Path) -> None:
         (idx_bytes(np.zeros((2, 28, 28))) + b"\0", "truncated or corrupt"),
         (b"\0\0\x08\x03\0\0", "shorter than its header"),
         (idx_bytes(np.zeros((2, 27, 28))), r"shape \(27, 28\)"),
-        (gzip.compress(idx_bytes(np.zeros((2, 28, 28))))[:-6], "corrupt or truncated gzip"),
+        (
+            gzip.compress(idx_bytes(np.zeros((2, 28, 28))), mtime=0)[:-6],
+            "corrupt or truncated gzip",
+        ),
     ],
+    ids=["short", "long", "no-dims", "27x28", "bad-gzip"],
 )
 def test_malformed_image_files_are_refused(tmp_path: Path, payload: bytes, match: str) -> None:
     write_fashion(tmp_path, gz=False)
