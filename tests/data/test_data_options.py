@@ -44,7 +44,7 @@ def test_none_options_mean_the_default(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((5, "shards", 0.5, 0), "partition.scheme='shards' is not allowed: choose one of lda"),
+        ((5, "stripes", 0.5, 0), "partition.scheme='stripes' is not allowed: choose one of lda"),
         ((5, "lda", -1.0, 0), "partition.alpha=-1.0 is not allowed"),
         ((0, "iid", 0.5, 0), "num_clients=0 is not allowed"),
         ((5, "iid", 0.5, -2), "seed=-2 is not allowed"),
