@@ -10,6 +10,7 @@ from inprocess_grid import run_inprocess
 from paper_data_fixtures import write_cifar10
 
 from sparsyfed.config import compose_config, group_options, load_config
+from sparsyfed.run.session import run_header
 
 ROOT = Path(__file__).resolve().parents[1]
 # key -> (dataset, model, lr, momentum, classes per client under non-IID)
@@ -49,6 +50,8 @@ def test_cell_has_the_paper_settings(name):
     assert cfg["lr"] == {"initial": lr, "final": lr, "schedule": "constant", "warmup_rounds": 0}
     assert (cfg["momentum"], cfg["weight_decay"], cfg["prox_mu"]) == (momentum, 0.0, 0.001)
     assert (cfg["server_lr"], cfg["server_momentum"], cfg["seed"]) == (1.0, 0.0, 1990)
+    fedavgm = compose_config([f"+experiment={name}", "method=fedavgm"])
+    assert (fedavgm["server_lr"], fedavgm["server_momentum"]) == (0.1, 0.9)  # its own settings
     method = cfg["method"]
     assert method["name"] == "fedsparsify_global" and cfg["beta"] == 1.0
     schedule = ("start_round", "initial_sparsity", "frequency", "schedule_exponent")
@@ -60,10 +63,16 @@ def test_cell_has_the_paper_settings(name):
         assert cfg["partition"]["classes_per_client"] == classes
     assert cfg["dataset"].get("augment", False) is (family == "cifar10")
     _skip_unless_available(family, dist)
-    for overrides in ([], ["method=sparsyfed", "sparsity=0.9"]):  # other methods compose too
-        plain = compose_config([f"+experiment={name}", *overrides])
-        plain["output_dir"] = "unused"
-        load_config(plain)
+    # Every method runs in the cell, officially but for FedSparsify's partition scheme.
+    scheme = cfg["partition"]["scheme"]
+    for method in group_options("method"):
+        header = run_header(
+            load_config(compose_config([f"+experiment={name}", f"method={method}"]))
+        )
+        departures = header["departures"]
+        if method == "fedavgm":  # keeps BatchNorm statistics out of the momentum (as everywhere)
+            assert departures.pop("server_momentum_scope")["official"] == "all"
+        assert departures == {"partition.scheme": {"value": scheme, "official": "lda"}}, method
 
 
 def test_cifar10_cell_runs_and_purges_on_small_files(tmp_path):
