@@ -44,7 +44,8 @@ def test_none_options_mean_the_default(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((5, "stripes", 0.5, 0), "partition.scheme='stripes' is not allowed: choose one of lda"),
+        ((5, "pathological", 0.5, 0), "partition.scheme='pathological' is not allowed: choose"),
+        ((5, "shards", 0.5, 0, {"classes_per_client": 11}), "classes_per_client=11 is not"),
         ((5, "lda", -1.0, 0), "partition.alpha=-1.0 is not allowed"),
         ((0, "iid", 0.5, 0), "num_clients=0 is not allowed"),
         ((5, "iid", 0.5, -2), "seed=-2 is not allowed"),
@@ -52,5 +53,5 @@ def test_none_options_mean_the_default(tmp_path: Path) -> None:
 )
 def test_partition_argument_errors_are_config_errors(args: tuple, message: str) -> None:
     with pytest.raises(ConfigError) as info:
-        partition_labels(np.arange(100) % 10, *args)
+        partition_labels(np.arange(100) % 10, *args[:4], **(args[4:] or [{}])[0])
     assert message in str(info.value)
