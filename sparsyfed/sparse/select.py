@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from sparsyfed.nn.layers import prunable_layers
-from sparsyfed.sparse.topk import num_to_prune
+from sparsyfed.sparse.topk import keep_top_flat_, num_to_prune
 
 
 @torch.no_grad()
@@ -48,19 +48,7 @@ def keep_highest_scores_(
     if not tensors:
         return 0
     flat = torch.cat([s.detach().flatten().to(torch.float64) for s in scores])
-    total = flat.numel()
-    keep = total - num_to_prune(total, sparsity)
-    if keep >= total:
-        return total
-    mask = torch.zeros(total, dtype=torch.bool, device=flat.device)
-    if keep > 0:
-        mask[torch.topk(flat, keep, sorted=False).indices] = True
-    offset = 0
-    for t in tensors:
-        n = t.numel()
-        t.masked_fill_(~mask[offset : offset + n].view_as(t).to(t.device), 0.0)
-        offset += n
-    return keep
+    return keep_top_flat_(tensors, flat, sparsity)
 
 
 @torch.no_grad()

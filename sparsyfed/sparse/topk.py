@@ -39,20 +39,38 @@ def global_magnitude_prune_(tensors: Sequence[Tensor], sparsity: float) -> int:
     """
     if not tensors:
         return 0
-    flat = torch.cat([t.detach().abs().flatten() for t in tensors])
-    total = flat.numel()
+    return keep_top_flat_(
+        tensors, torch.cat([t.detach().abs().flatten() for t in tensors]), sparsity
+    )
+
+
+@torch.no_grad()
+def keep_top_flat_(tensors: Sequence[Tensor], flat_scores: Tensor, sparsity: float) -> int:
+    """Keep the ``N - round(sparsity * N)`` entries of highest score, zero the rest, in place.
+
+    ``flat_scores`` holds the scores of all ``tensors`` flattened and
+    concatenated in order. Ties at the threshold are split by
+    ``torch.topk``, so the count is exact; pruned entries become ``+0.0``.
+
+    Returns
+    -------
+    int
+        The number of entries kept.
+
+    """
+    total = flat_scores.numel()
     keep = total - num_to_prune(total, sparsity)
     if keep >= total:
         return total
-    mask = torch.zeros(total, dtype=torch.bool, device=flat.device)
+    mask = torch.zeros(total, dtype=torch.bool, device=flat_scores.device)
     if keep > 0:
-        mask[torch.topk(flat, keep, sorted=False).indices] = True
+        mask[torch.topk(flat_scores, keep, sorted=False).indices] = True
     offset = 0
     for t in tensors:
         n = t.numel()
         # masked_fill writes +0.0; multiplying by the mask would leave -0.0 for
         # negative weights, a non-zero bit pattern that the codecs must send.
-        t.masked_fill_(~mask[offset : offset + n].view_as(t), 0.0)
+        t.masked_fill_(~mask[offset : offset + n].view_as(t).to(t.device), 0.0)
         offset += n
     return keep
 
