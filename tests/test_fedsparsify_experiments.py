@@ -63,6 +63,8 @@ def test_cell_has_the_paper_settings(name):
         assert cfg["partition"]["classes_per_client"] == classes
     assert cfg["dataset"].get("augment", False) is (family == "cifar10")
     _skip_unless_available(family, dist)
+    if clients != "10":  # the 100-client cells differ only in the client counts checked above
+        return
     # Every method runs in the cell, officially but for FedSparsify's partition scheme.
     scheme = cfg["partition"]["scheme"]
     for method in group_options("method"):
