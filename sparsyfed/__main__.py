@@ -19,14 +19,13 @@ from sparsyfed.config import (
 )
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.run import RoundIncomplete
-from sparsyfed.core.task import Task
 from sparsyfed.data import DatasetNotFoundError
-from sparsyfed.flower.ray_cluster import RayResourcesError, check_cluster
+from sparsyfed.flower.ray_cluster import RayResourcesError
 from sparsyfed.run.directory import Status
+from sparsyfed.run.entry import prepare_one
 from sparsyfed.run.files import ERROR_FILE
 from sparsyfed.run.launcher import register as register_launcher
-from sparsyfed.run.preflight import check_device, check_output_dir, check_overrides, check_task
-from sparsyfed.run.session import plan
+from sparsyfed.run.preflight import check_overrides
 
 EXIT_INCOMPLETE = 3
 """Exit code of a run stopped by too few usable client updates (``simulation.min_completion``)."""
@@ -58,26 +57,15 @@ def _run_job(cfg: DictConfig) -> float:
         plain["output_dir"] = HydraConfig.get().runtime.output_dir
     try:
         run_cfg = load_config(plain)
-        check_output_dir(run_cfg)
-        check_device(run_cfg)
-        check_cluster(run_cfg)
-        decision = plan(run_cfg)
-        if decision.status is not Status.COMPLETE:
-            from sparsyfed.flower.simulation import prepare_workers
-
-            prepare_workers(run_cfg)  # their imports overlap the checks and the set-up below
-        if decision.status is Status.COMPLETE:
-            return float((decision.summary or {}).get("final_accuracy", float("nan")))
-        # Load (and cache) the dataset once here, before any worker starts: a missing
-        # or corrupt dataset, too many clients or a model that cannot take the data is
-        # one clear message, not a trace from inside a worker.
-        check_task(Task(run_cfg))
+        decision = prepare_one(run_cfg)
     except (ConfigError, DatasetNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except ValueError as err:
         print(f"error: dataset {plain['dataset']['name']!r}: {err}", file=sys.stderr)
         sys.exit(2)
+    if decision.status is Status.COMPLETE:
+        return float((decision.summary or {}).get("final_accuracy", float("nan")))
     from sparsyfed.flower.simulation import simulate
 
     try:

@@ -12,8 +12,10 @@ import yaml
 
 from sparsyfed.callbacks.base import Callback, RunInfo
 from sparsyfed.run.archive import write_atomic, write_atomic_chunks
+from sparsyfed.run.environment import record_session
 from sparsyfed.run.files import (
     CONFIG_FILE,
+    ENVIRONMENT_FILE,
     ERROR_FILE,
     METRICS_FILE,
     PARTITION_FILE,
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class MetricsWriter(Callback):
-    """Writes ``config.yaml``, ``partitions.json``, ``metrics.jsonl`` and ``summary.json``.
+    """Writes ``config.yaml``, ``partitions.json``, ``environment.json``, ``metrics.jsonl``, ``summary.json``.
 
     Every round's line is flushed and synced before the next callback runs,
     so a checkpoint never refers to a record that is not on disk. On resume
@@ -53,6 +55,7 @@ class MetricsWriter(Callback):
             report = json.JSONEncoder(indent=1).iterencode(info.task.partition_report())
             write_atomic_chunks(out / PARTITION_FILE, (piece.encode() for piece in report))
             (out / METRICS_FILE).write_bytes(b"")
+        record_session(out / ENVIRONMENT_FILE, info.start_round if info.resumed else None)
         self._metrics = (out / METRICS_FILE).open("a")
 
     def on_round_end(self, row: Mapping[str, Any], run: FederatedRun) -> None:

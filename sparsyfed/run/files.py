@@ -13,6 +13,8 @@ PARTITION_FILE = "partitions.json"
 CHECKPOINT_FILE = "checkpoint.sfa"
 MODEL_FILE = "model.sfa"
 ERROR_FILE = "error.txt"
+ENVIRONMENT_FILE = "environment.json"
+"""Package versions, git commit and machine of every session of the run."""
 CONSOLE_FILE = "console.log"
 """A parallel sweep job's console output (:mod:`sparsyfed.run.launcher`; not a run file)."""
 
@@ -24,6 +26,7 @@ RUN_FILES = (
     CHECKPOINT_FILE,
     MODEL_FILE,
     ERROR_FILE,
+    ENVIRONMENT_FILE,
 )
 """Every file a run writes (``overwrite=true`` removes exactly these)."""
 
