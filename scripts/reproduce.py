@@ -1,4 +1,4 @@
-"""The papers' tables and figures from one command.
+"""Run a reproduction preset and report its results, from one command.
 
 Usage::
 
@@ -15,8 +15,8 @@ Every job runs as its own ``python -m sparsyfed`` process in a fixed directory
 below OUT_DIR; ``--jobs`` of them at once (default: one per two CPUs, at
 least two). The same command again skips complete jobs, resumes interrupted
 ones from their checkpoints and only redraws; a failed job is reported and
-the others go on. Then ``OUT_DIR/tables/`` (Markdown + CSV),
-``OUT_DIR/figures/`` (PNG) and ``OUT_DIR/REPORT.md`` are written.
+the others go on. Then ``OUT_DIR/REPORT.md`` (final accuracy, mean ± std
+over seeds) and ``OUT_DIR/tables/runs.csv`` are written (docs/reproduce.md).
 
 Exit codes: 0 all jobs complete, 1 some job failed (the report shows the
 rest), 2 bad arguments or config (nothing started), 130 interrupted.

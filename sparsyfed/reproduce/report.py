@@ -1,15 +1,19 @@
-"""Turn a preset's output directory into tables and figures, and an index of them.
+"""Turn a preset's output directory into a report of its runs.
 
-Reads every run below the directory (:mod:`sparsyfed.results.store`), writes
-the tables (Markdown and CSV) into ``tables/`` and the figures (PNG) into
-``figures/``, and ``REPORT.md`` linking them. Nothing is re-run, so drawing
-again after a sweep that skipped every job takes seconds.
+Reads every run below the directory (:mod:`sparsyfed.results.store`) and
+writes ``REPORT.md`` (final accuracy, mean ± std over seeds, per group of
+runs that differ only in seed) and ``tables/runs.csv`` (one row per run:
+identity and ``summary.json`` columns). Nothing is re-run, so a relaunch
+that skips every job only rewrites these. The paper's Table 1 layout, the
+communication, compute and ablation tables and the figures are not drawn yet.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
 
 TABLES_DIR = "tables"
 FIGURES_DIR = "figures"
@@ -27,8 +31,28 @@ class Report:
     index: Path
 
 
+GROUP_KEYS = ["dataset", "label", "sparsity", "alpha", "rounds"]
+"""Runs that differ only in ``seed`` form one row."""
+
+
+def accuracy_rows(summaries: pd.DataFrame) -> list[str]:
+    """A Markdown table: final accuracy (%) mean ± std over seeds per group of runs."""
+    lines = [
+        "| dataset | method | S | α | rounds | seeds | final accuracy % (mean ± std) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, group in summaries.groupby(GROUP_KEYS, sort=True, dropna=False):
+        acc = group["final_accuracy"].astype(float) * 100
+        cell = f"{acc.mean():.2f}" if len(acc) == 1 else f"{acc.mean():.2f} ± {acc.std(ddof=1):.2f}"
+        dataset, label, sparsity, alpha, rounds = key
+        lines.append(
+            f"| {dataset} | {label} | {sparsity} | {alpha} | {rounds} | {len(acc)} | {cell} |"
+        )
+    return lines
+
+
 def write_report(out_dir: str | Path, title: str = "Results") -> Report:
-    """Write the tables, the figures and ``REPORT.md`` of the runs below ``out_dir``.
+    """Write ``REPORT.md`` (and its tables as CSV) for the runs below ``out_dir``.
 
     Parameters
     ----------
@@ -40,30 +64,32 @@ def write_report(out_dir: str | Path, title: str = "Results") -> Report:
     Returns
     -------
     Report
-        The files written; complete runs feed the tables and figures, the
-        rounds of incomplete ones are left out.
+        The files written; complete runs feed the tables, incomplete ones are
+        counted and left out.
 
     """
-    from sparsyfed.results.figures import write_figures
     from sparsyfed.results.store import load_rounds, load_summaries
-    from sparsyfed.results.tables import write_tables
 
     out_dir = Path(out_dir)
     summaries = load_summaries(out_dir)
     every_round = load_rounds(out_dir)
-    rounds = every_round[every_round["complete"].astype(bool)] if len(every_round) else every_round
-    incomplete = every_round.loc[~every_round["complete"].astype(bool), "run"].nunique()
-    tables = write_tables(summaries, rounds, out_dir / TABLES_DIR) if len(summaries) else []
-    figures = write_figures(summaries, rounds, out_dir / FIGURES_DIR) if len(summaries) else []
-    index = out_dir / REPORT_FILE
+    incomplete = int(every_round.loc[~every_round["complete"].astype(bool), "run"].nunique())
     lines = [f"# {title}", "", f"{len(summaries)} complete runs read from `{out_dir}`"]
     if incomplete:
         lines[-1] += f" ({incomplete} incomplete runs left out)"
-    lines += [""]
-    for path in tables:
-        if path.suffix == ".md":
-            lines += [f"## {path.stem.replace('_', ' ')}", "", path.read_text().rstrip(), ""]
-    for path in figures:
-        lines += [f"![{path.stem}]({path.relative_to(out_dir).as_posix()})", ""]
-    index.write_text("\n".join(lines))
-    return Report(len(summaries), int(incomplete), tables, figures, index)
+    tables: list[Path] = []
+    if len(summaries):
+        lines += ["", "## Final accuracy", "", *accuracy_rows(summaries)]
+        (out_dir / TABLES_DIR).mkdir(parents=True, exist_ok=True)
+        csv = out_dir / TABLES_DIR / "runs.csv"
+        columns = [c for c in summaries.columns if not c.startswith("config.")]
+        scalar = [c for c in columns if summaries[c].map(_is_scalar).all()]
+        summaries[scalar].to_csv(csv, index=False)
+        tables.append(csv)
+    index = out_dir / REPORT_FILE
+    index.write_text("\n".join(lines) + "\n")
+    return Report(len(summaries), incomplete, tables, [], index)
+
+
+def _is_scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
