@@ -1,11 +1,12 @@
 """Turn a preset's output directory into a report of its runs.
 
 Reads every run below the directory (:mod:`sparsyfed.results.store`) and
-writes ``REPORT.md`` (final accuracy, mean ± std over seeds, per group of
-runs that differ only in seed) and ``tables/runs.csv`` (one row per run:
-identity and ``summary.json`` columns). Nothing is re-run, so a relaunch
-that skips every job only rewrites these. The paper's Table 1 layout, the
-communication, compute and ablation tables and the figures are not drawn yet.
+writes ``REPORT.md`` (every table below, then the final accuracy of every
+group of runs that differ only in seed, then the figures), ``tables/`` (Table
+1's layout with the paper's values beside ours, communication, compute,
+ablations, as Markdown and CSV, and ``runs.csv``: one row per run) and
+``figures/`` (PNGs of :mod:`sparsyfed.results.figures`). Nothing is re-run,
+so a relaunch that skips every job only redraws these.
 """
 
 from __future__ import annotations
@@ -68,27 +69,38 @@ def write_report(out_dir: str | Path, title: str = "Results") -> Report:
         counted and left out.
 
     """
+    from sparsyfed.results.figures import write_figures
     from sparsyfed.results.store import load_rounds, load_summaries
+    from sparsyfed.results.tables import report_tables, to_markdown, write_tables
 
     out_dir = Path(out_dir)
     summaries = load_summaries(out_dir)
     every_round = load_rounds(out_dir)
-    incomplete = int(every_round.loc[~every_round["complete"].astype(bool), "run"].nunique())
+    complete = every_round["complete"].astype(bool)
+    incomplete = int(every_round.loc[~complete, "run"].nunique())
     lines = [f"# {title}", "", f"{len(summaries)} complete runs read from `{out_dir}`"]
     if incomplete:
         lines[-1] += f" ({incomplete} incomplete runs left out)"
     tables: list[Path] = []
+    figures: list[Path] = []
     if len(summaries):
-        lines += ["", "## Final accuracy", "", *accuracy_rows(summaries)]
-        (out_dir / TABLES_DIR).mkdir(parents=True, exist_ok=True)
+        rounds = every_round[complete]
+        drawn = report_tables(summaries, rounds)
+        tables = write_tables(drawn, out_dir / TABLES_DIR)
+        for table in drawn:
+            lines += ["", f"## {table.title}", "", *to_markdown(table.frame), "", table.note]
+        lines += ["", "## Final accuracy of every group", "", *accuracy_rows(summaries)]
         csv = out_dir / TABLES_DIR / "runs.csv"
         columns = [c for c in summaries.columns if not c.startswith("config.")]
         scalar = [c for c in columns if summaries[c].map(_is_scalar).all()]
         summaries[scalar].to_csv(csv, index=False)
         tables.append(csv)
+        figures = write_figures(summaries, rounds, out_dir / FIGURES_DIR)
+        lines += ["", "## Figures", ""]
+        lines += [f"![{p.stem}]({FIGURES_DIR}/{p.name})" for p in figures]
     index = out_dir / REPORT_FILE
     index.write_text("\n".join(lines) + "\n")
-    return Report(len(summaries), incomplete, tables, [], index)
+    return Report(len(summaries), incomplete, tables, figures, index)
 
 
 def _is_scalar(value: object) -> bool:

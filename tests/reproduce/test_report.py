@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
-import yaml
+from result_files import make_run
 
 from sparsyfed.reproduce.report import write_report
 
 
-def _run(root, name, method, sparsity, seed, accuracy, complete=True):
-    run = root / name
-    run.mkdir(parents=True)
-    cfg = {"seed": seed, "rounds": 2, "sparsity": sparsity, "beta": 1.25, "prox_mu": 0.0,
-           "partition": {"scheme": "lda", "alpha": 0.1}, "dataset": {"name": "mnist1d"},
-           "model": {"name": "uniform_cnn"}, "method": {"name": method}}  # fmt: skip
-    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
-    rows = [{"round": r, "accuracy": accuracy} for r in range(3)]
-    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    if complete:
-        summary = {"method": method, "beta": 1.25, "sparsity_target": sparsity,
-                   "final_accuracy": accuracy, "layer": {"a": 1}}  # fmt: skip
-        (run / "summary.json").write_text(json.dumps(summary))
-
-
 def test_report_shows_mean_and_sample_std_over_seeds_and_counts_incomplete_runs(tmp_path):
     for seed, acc in enumerate([0.70, 0.80, 0.90]):
-        _run(tmp_path, f"a/sparsyfed_seed{seed}", "sparsyfed", 0.95, seed, acc)
-    _run(tmp_path, "b/topk_seed0", "topk", 0.95, 0, 0.25)
-    _run(tmp_path, "b/topk_seed1", "topk", 0.95, 1, 0.99, complete=False)
+        make_run(tmp_path, f"a/sparsyfed_seed{seed}", "sparsyfed", 0.95, seed, acc)
+    make_run(tmp_path, "b/topk_seed0", "topk", 0.95, 0, 0.25)
+    make_run(tmp_path, "b/topk_seed1", "topk", 0.95, 1, 0.99, complete=False)
     report = write_report(tmp_path, "T")
     text = report.index.read_text()
     assert "| mnist1d | sparsyfed | 0.95 | 0.1 | 2 | 3 | 80.00 ± 10.00 |" in text

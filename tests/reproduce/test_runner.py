@@ -14,6 +14,7 @@ import pytest
 from real_runs import REPO, assert_same_run, make_reference, overrides, python_m, wait_for_round
 
 from sparsyfed.reproduce.presets import Job
+from sparsyfed.reproduce.report import write_report
 from sparsyfed.reproduce.runner import plan_jobs, run_jobs
 from sparsyfed.validation import ConfigError
 
@@ -73,6 +74,13 @@ def test_sweep_resumes_a_killed_job_reports_a_failure_and_skips_on_relaunch(
     assert relaunch.skipped == ["fresh/run", "killed/run"] and not relaunch.completed
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in before}
     assert after == before  # nothing started, nothing touched
+
+    drawn = write_report(out)  # the report of the two complete real runs
+    assert drawn.runs == 2 and drawn.incomplete == 0
+    assert {"table1_accuracy.md", "communication.csv", "compute.md"} <= {
+        p.name for p in drawn.tables
+    }
+    assert len(drawn.figures) >= 4 and all(p.stat().st_size > 0 for p in drawn.figures)
 
 
 def test_a_job_whose_overrides_do_not_compose_stops_the_plan(tmp_path):
