@@ -39,10 +39,14 @@ SHORT_KEYS = {"sparsity": "s", "partition.alpha": "a", "beta": "b", "seed": "see
 
 @dataclass(frozen=True)
 class Job:
-    """One run: its directory (relative to the preset's output) and its overrides."""
+    """One run: its directory (relative to the preset's output) and its overrides.
+
+    ``seed_rank`` is the position of the job's seed in its sweep's seed list.
+    """
 
     name: str
     overrides: tuple[str, ...]
+    seed_rank: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,21 @@ class Sweep:
     fixed: tuple[str, ...] = ()
 
     def jobs(self, extra: Sequence[str] = ()) -> list[Job]:
-        """The sweep's jobs, in grid order, with ``extra`` overrides appended to each."""
+        """The sweep's jobs, with ``extra`` overrides appended to each.
+
+        Seeds vary slowest (every cell of seed 0 first, then seed 1, ...), so an
+        interrupted sweep has whole tables at fewer seeds; the other keys vary in
+        grid order, and a job's name lists the keys in grid order.
+        """
         keys = list(self.grid)
+        order = sorted(keys, key=lambda k: k != "seed")  # seed outermost, others as given
         out = []
-        for values in itertools.product(*(self.grid[k] for k in keys)):
-            chosen = dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(self.grid[k] for k in order)):
+            by_key = dict(zip(order, values, strict=True))
+            chosen = {k: by_key[k] for k in keys}
             overrides = (*self.fixed, *(f"{k}={v}" for k, v in chosen.items()), *extra)
-            out.append(Job(f"{self.name}/{job_dir_name(chosen)}", overrides))
+            rank = list(self.grid["seed"]).index(by_key["seed"]) if "seed" in by_key else 0
+            out.append(Job(f"{self.name}/{job_dir_name(chosen)}", overrides, rank))
         return out
 
 
@@ -84,8 +96,9 @@ class Preset:
     sweeps: tuple[Sweep, ...] = field(default_factory=tuple)
 
     def jobs(self, extra: Sequence[str] = ()) -> list[Job]:
-        """Every job of the preset, sweep by sweep."""
-        return [job for sweep in self.sweeps for job in sweep.jobs(extra)]
+        """Every job of the preset: all sweeps at their first seed, then at the next, ..."""
+        every = [job for sweep in self.sweeps for job in sweep.jobs(extra)]
+        return sorted(every, key=lambda job: job.seed_rank)  # stable: sweep order kept
 
 
 def _smoke() -> Preset:
