@@ -109,3 +109,11 @@ def _simulation_processes(port: str) -> list[int]:
             if "flwr-simulation" in cmd and port in cmd:
                 pids.append(int(entry.name))
     return pids
+
+
+def default_sigint() -> None:
+    """``preexec_fn``: Ctrl-C handled as in a terminal, also under a test runner started in
+    the background by a shell (whose children inherit SIGINT ignored)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from real_runs import default_sigint
 
 from sparsyfed.flower import launch
 from sparsyfed.flower.flwr_cli import free_port, managed_superlinks, toml_string
@@ -47,6 +48,7 @@ class Launched:
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,  # its own process group, as a command in a terminal
+            preexec_fn=default_sigint,
         )
 
     def result(self) -> tuple[int, str, str]:

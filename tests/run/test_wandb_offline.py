@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from real_runs import REPO, ROUNDS, python_m, wait_for_round
+from real_runs import REPO, ROUNDS, default_sigint, python_m, wait_for_round
 
 BLOCK = 32 * 1024
 HEADER = 7  # crc32 (4), length (2), record type (1): the log format of W&B's datastore
@@ -69,7 +69,7 @@ def test_offline_wandb_holds_the_metrics_of_metrics_jsonl_and_a_resume_keeps_the
     command = python_m(data_dir, out, "wandb.mode=offline")
     env = os.environ | {"WANDB_SILENT": "true", "WANDB_DISABLE_GIT": "true"}
     proc = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL)  # fmt: skip
+                            stdout=subprocess.DEVNULL, preexec_fn=default_sigint)  # fmt: skip
     try:
         wait_for_round(proc, out, 2)
         proc.send_signal(signal.SIGINT)
