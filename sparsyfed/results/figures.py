@@ -26,6 +26,20 @@ def _labels(frame: pd.DataFrame) -> list[str]:
     return known + sorted(m for m in present if m not in known)
 
 
+def _colors(frame: pd.DataFrame) -> dict[str, str]:
+    """One colour per method label, the same in every panel of a figure."""
+    return {label: f"C{i % 10}" for i, label in enumerate(_labels(frame))}
+
+
+def _legend(figure: Figure) -> None:
+    """One legend for the whole figure: every label drawn in any panel, once."""
+    seen: dict[str, object] = {}
+    for ax in figure.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    figure.legend(list(seen.values()), list(seen), loc="outside right upper", fontsize="small")
+
+
 def _main_dataset(frame: pd.DataFrame) -> pd.DataFrame:
     """The runs of the dataset with the most runs (one figure shows one task)."""
     if frame.empty:
@@ -58,13 +72,15 @@ def _over_rounds(
     if data.empty:
         return None
     figure, panels = _panels(data, title)
+    colors = _colors(data)
     for (alpha, level), ax in panels.items():
         cell = data[(data["sparsity"] == level) & ((data["alpha"] == alpha) | (alpha is None))]
         for label in _labels(cell):
             curve = cell[cell["label"] == label].groupby("round")[metric].mean()
             if log:
                 curve = curve[curve > 0]
-            ax.plot(curve.index, curve.values, label=label, marker=".", markersize=3)
+            ax.plot(curve.index, curve.values, label=label, marker=".", markersize=3,
+                    color=colors[label])  # fmt: skip
         if metric == "sparsity_prunable":
             ax.axhline(level, color="grey", linestyle="--", linewidth=1, label="target")
         if log:
@@ -72,7 +88,7 @@ def _over_rounds(
         ax.set_xlabel("round")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    next(iter(panels.values())).legend(fontsize="small")
+    _legend(figure)
     return figure
 
 
@@ -99,8 +115,9 @@ def accuracy_vs_sparsity_figure(summaries: pd.DataFrame) -> Figure | None:
     if data.empty:
         return None
     alphas = sorted(data["alpha"].dropna().unique(), reverse=True) or [None]
-    figure = Figure(figsize=(5.0 * len(alphas), 4.0), layout="constrained")
+    figure = Figure(figsize=(5.0 * len(alphas) + 1.5, 4.0), layout="constrained")
     axes = figure.subplots(1, len(alphas), squeeze=False)[0]
+    colors = _colors(data)
     for ax, alpha in zip(axes, alphas, strict=True):
         cell = data if alpha is None else data[data["alpha"] == alpha]
         for label in _labels(cell):
@@ -112,14 +129,14 @@ def accuracy_vs_sparsity_figure(summaries: pd.DataFrame) -> Figure | None:
             stats = stats[stats.index > 0]
             x = [-math.log10(1 - s) for s in stats.index]
             ax.errorbar(x, stats["mean"] * 100, yerr=stats["std"] * 100, marker="o", capsize=3,
-                        label=label)  # fmt: skip
+                        label=label, color=colors[label])  # fmt: skip
         levels = sorted(s for s in cell["sparsity"].unique() if s > 0)
         ax.set_xticks([-math.log10(1 - s) for s in levels], [f"{s:g}" for s in levels])
         ax.set_xlabel("sparsity S")
         ax.set_ylabel("final accuracy %")
         ax.set_title("" if alpha is None else f"α = {alpha:g}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    _legend(figure)
     figure.suptitle(f"Accuracy vs sparsity ({data['dataset'].iloc[0]})")
     return figure
 
@@ -136,6 +153,7 @@ def accuracy_vs_bytes_figure(rounds: pd.DataFrame) -> Figure | None:
     data["cumulative"] = data.groupby("run")["sent"].cumsum() / 1e6
     figure, panels = _panels(data[data["sparsity"] > 0], "Accuracy vs bytes on the wire")
     dense = data[data["sparsity"] == 0]
+    colors = _colors(data)
     for (alpha, level), ax in panels.items():
         cell = data[(data["sparsity"] == level) & ((data["alpha"] == alpha) | (alpha is None))]
         ref = dense[(dense["alpha"] == alpha) | (alpha is None)]
@@ -146,12 +164,13 @@ def accuracy_vs_bytes_figure(rounds: pd.DataFrame) -> Figure | None:
                 continue
             curve = runs.groupby("round")[["cumulative", "accuracy"]].mean()
             style = {"color": "black", "linestyle": "--"} if label == "fedavg" else {}
+            style.setdefault("color", colors[label])
             ax.plot(curve["cumulative"], curve["accuracy"] * 100, label=label, **style)
         ax.set_xscale("log")
         ax.set_xlabel("cumulative MB (up + down)")
         ax.set_ylabel("accuracy %")
         ax.grid(alpha=0.3)
-    next(iter(panels.values())).legend(fontsize="small")
+    _legend(figure)
     return figure
 
 
@@ -168,6 +187,7 @@ def layer_density_figure(rounds: pd.DataFrame) -> Figure | None:
     figure = Figure(figsize=(max(6.0, 0.9 * len(layers)) , 2.8 * len(levels) + 0.6),
                     layout="constrained")  # fmt: skip
     axes = figure.subplots(len(levels), 1, squeeze=False)[:, 0]
+    colors = _colors(last)
     for ax, level in zip(axes, levels, strict=True):
         cell = last[last["sparsity"] == level]
         labels = _labels(cell)
@@ -176,7 +196,8 @@ def layer_density_figure(rounds: pd.DataFrame) -> Figure | None:
         for k, label in enumerate(labels):
             maps = cell.loc[cell["label"] == label, "layer_sparsity"]
             density = [1 - sum(m.get(name, 0.0) for m in maps) / len(maps) for name in layers]
-            ax.bar([i + k * width for i in range(len(layers))], density, width, label=label)
+            ax.bar([i + k * width for i in range(len(layers))], density, width, label=label,
+                   color=colors[label])  # fmt: skip
             drawn.update(d for d in density if d > 0)
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(layers))], layers,
                       rotation=30, ha="right", fontsize="small")  # fmt: skip
@@ -184,7 +205,7 @@ def layer_density_figure(rounds: pd.DataFrame) -> Figure | None:
             ax.set_yscale("log")
         ax.set_ylabel("density")
         ax.set_title(f"S = {level:g}")
-        ax.legend(fontsize="small", ncols=len(labels))
+    _legend(figure)
     figure.suptitle(f"Final per-layer density ({last['dataset'].iloc[0]})")
     return figure
 
