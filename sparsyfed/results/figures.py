@@ -75,9 +75,11 @@ def _over_rounds(
     colors = _colors(data)
     for (alpha, level), ax in panels.items():
         cell = data[(data["sparsity"] == level) & ((data["alpha"] == alpha) | (alpha is None))]
+        never: list[str] = []  # labels with nothing above zero: no line on a log axis
         for label in _labels(cell):
             curve = cell[cell["label"] == label].groupby("round")[metric].mean()
             if log:
+                never += [label] if not (curve > 0).any() else []
                 curve = curve[curve > 0]
             ax.plot(curve.index, curve.values, label=label, marker=".", markersize=3,
                     color=colors[label])  # fmt: skip
@@ -85,6 +87,10 @@ def _over_rounds(
             ax.axhline(level, color="grey", linestyle="--", linewidth=1, label="target")
         if log:
             ax.set_yscale("log")
+            if never:
+                note = ax.text(0.02, 0.02, "0 in every round:\n" + "\n".join(never),
+                               fontsize="x-small", transform=ax.transAxes)  # fmt: skip
+                note.set_in_layout(False)
         ax.set_xlabel("round")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
@@ -103,7 +109,7 @@ def mask_iou_over_rounds_figure(rounds: pd.DataFrame) -> Figure | None:
 
 
 def regrowth_over_rounds_figure(rounds: pd.DataFrame) -> Figure | None:
-    """Fraction of the global mask regrown per round, log scale."""
+    """Weights of the global mask regrown per round (pruned before, kept now), log scale."""
     return _over_rounds(
         rounds, "global_regrowth", "Global regrowth per round", "regrowth", log=True
     )
