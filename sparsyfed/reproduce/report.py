@@ -32,22 +32,19 @@ class Report:
     index: Path
 
 
-GROUP_KEYS = ["dataset", "label", "sparsity", "alpha", "rounds"]
-"""Runs that differ only in ``seed`` form one row."""
-
-
 def accuracy_rows(summaries: pd.DataFrame) -> list[str]:
     """A Markdown table: final accuracy (%) mean ± std over seeds per group of runs."""
+    from sparsyfed.results.tables import SEED_GROUP, mean_std
+
     lines = [
         "| dataset | method | S | α | rounds | seeds | final accuracy % (mean ± std) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for key, group in summaries.groupby(GROUP_KEYS, sort=True, dropna=False):
-        acc = group["final_accuracy"].astype(float) * 100
-        cell = f"{acc.mean():.2f}" if len(acc) == 1 else f"{acc.mean():.2f} ± {acc.std(ddof=1):.2f}"
+    for key, group in summaries.groupby(SEED_GROUP, sort=True, dropna=False):
+        cell = mean_std(group["final_accuracy"].astype(float) * 100)
         dataset, label, sparsity, alpha, rounds = key
         lines.append(
-            f"| {dataset} | {label} | {sparsity} | {alpha} | {rounds} | {len(acc)} | {cell} |"
+            f"| {dataset} | {label} | {sparsity} | {alpha} | {rounds} | {len(group)} | {cell} |"
         )
     return lines
 

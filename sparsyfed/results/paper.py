@@ -8,6 +8,8 @@ baseline and its "dense" rows are FedAvg without sparsity (``fedavg`` here).
 
 from __future__ import annotations
 
+import functools
+
 DATASETS = ("cifar10", "cifar100", "speech_commands")
 METHODS = ("topk", "zerofl", "flash", "sparsyfed")
 ALPHAS = (1.0, 0.1)
@@ -43,6 +45,11 @@ def table1() -> dict[tuple[str, str, float, float], tuple[float, float]]:
 
     FedAvg's dense rows have method ``fedavg`` and sparsity 0.0.
     """
+    return dict(_cells())
+
+
+@functools.cache
+def _cells() -> dict[tuple[str, str, float, float], tuple[float, float]]:
     cells: dict[tuple[str, str, float, float], tuple[float, float]] = {}
     for line in _TABLE1.strip().splitlines():
         dataset, level, *numbers = line.split()
@@ -62,4 +69,4 @@ def paper_value(
 ) -> tuple[float, float] | None:
     """The paper's ``(mean %, std %)`` for a cell, or None where it reports none."""
     key = (str(dataset), str(method), round(float(sparsity), 6), round(float(alpha), 6))
-    return table1().get(key)
+    return _cells().get(key)

@@ -60,16 +60,17 @@ def accuracy_table(summaries: pd.DataFrame) -> Table:
     sparsity and α, ``(paper: mean ± std)`` beside it. The dense row holds FedAvg.
     """
     runs = summaries[summaries["label"].isin(TABLE1_METHODS)]
+    alpha_text = runs["alpha"].map(_alpha_text)
     alphas = sorted({a for a in runs["alpha"].dropna()}, reverse=True)
-    columns = [f"{m} α={_alpha_text(a)}" for a in alphas for m in TABLE1_METHODS]
-    columns = [c for c in columns if _has_runs(runs, c)]
+    pairs = [(m, _alpha_text(a)) for a in alphas for m in TABLE1_METHODS]
+    pairs = [(m, a) for m, a in pairs if ((runs["label"] == m) & (alpha_text == a)).any()]
+    columns = [f"{m} α={a}" for m, a in pairs]
     rows = []
     for (dataset, sparsity), cell_runs in runs.groupby(["dataset", "sparsity"], sort=True):
         row = {"dataset": dataset, "S": "dense" if sparsity == 0 else f"{sparsity:g}"}
-        for column in columns:
-            method, alpha = column.split(" α=")
+        for column, (method, alpha) in zip(columns, pairs, strict=True):
             chosen = cell_runs[
-                (cell_runs["label"] == method) & (cell_runs["alpha"].map(_alpha_text) == alpha)
+                (cell_runs["label"] == method) & (alpha_text[cell_runs.index] == alpha)
             ]
             text = mean_std(chosen["final_accuracy"].astype(float) * 100) if len(chosen) else "-"
             reported = (
@@ -82,11 +83,6 @@ def accuracy_table(summaries: pd.DataFrame) -> Table:
     frame = pd.DataFrame(rows, columns=["dataset", "S", *columns])
     note = "Final test accuracy %, mean ± std over seeds; `fedavg` is the dense row."
     return Table("table1_accuracy", "Table 1: accuracy", frame, note)
-
-
-def _has_runs(runs: pd.DataFrame, column: str) -> bool:
-    method, alpha = column.split(" α=")
-    return bool(((runs["label"] == method) & (runs["alpha"].map(_alpha_text) == alpha)).any())
 
 
 def _per_run_sums(rounds: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
