@@ -11,7 +11,7 @@ LAYERS = ("conv.weight", "fc.weight")
 
 
 def make_run(root: Path, name: str, method: str, sparsity: float, seed: int, accuracy: float,
-             *, alpha: float = 0.1, beta: float = 1.25, dataset: str = "mnist1d",
+             *, alpha: float = 0.1, scheme: str = "lda", beta: float = 1.25, dataset: str = "mnist1d",
              rounds: int = 2, complete: bool = True, bytes_up: int = 1000,
              bytes_down: int = 4000, flops: float = 50.0) -> Path:  # fmt: skip
     """One run whose every round has the given accuracy; byte and FLOP counts per round.
@@ -23,7 +23,7 @@ def make_run(root: Path, name: str, method: str, sparsity: float, seed: int, acc
     run = root / name
     run.mkdir(parents=True)
     cfg = {"seed": seed, "rounds": rounds, "sparsity": sparsity, "beta": beta, "prox_mu": 0.0,
-           "partition": {"scheme": "lda", "alpha": alpha}, "dataset": {"name": dataset},
+           "partition": {"scheme": scheme, "alpha": alpha}, "dataset": {"name": dataset},
            "model": {"name": "uniform_cnn"}, "method": {"name": method}}  # fmt: skip
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     rows = [{"round": 0, "accuracy": 0.1, "sparsity_prunable": 0.0}]

@@ -39,6 +39,7 @@ from sparsyfed.data.shards import partition_shards
 from sparsyfed.validation import as_choice, fail
 
 __all__ = [
+    "ALPHA_SCHEMES",
     "PARTITION_SCHEMES",
     "partition_dirichlet",
     "partition_iid",
@@ -51,6 +52,8 @@ __all__ = [
 
 PARTITION_SCHEMES: tuple[str, ...] = ("lda", "inner_dirichlet", "dirichlet", "iid", "shards")
 """Names accepted by :func:`partition_labels`."""
+ALPHA_SCHEMES: frozenset[str] = frozenset({"lda", "inner_dirichlet", "dirichlet"})
+"""The schemes that use ``partition.alpha`` (``iid`` and ``shards`` ignore it)."""
 
 # Stream tag mixed into the seed for the row shuffle that precedes
 # InnerDirichletPartitioner, so that it is independent from the partitioner's own

@@ -32,6 +32,10 @@ SEEDS = ("0", "1", "2")
 PAPER_SEEDS = ("5378", "9421", "2035")
 """The SparsyFed paper's seeds (``conf/experiment/cifar10_alpha0.1.yaml``)."""
 FEDSPARSIFY_SEEDS = ("1990",)
+FEDSPARSIFY_PRUNERS = (
+    "fedsparsify_global", "fedsparsify_local", "fedsparsify_random", "snip", "grasp", "topk",
+)  # fmt: skip
+"""FedSparsify's comparison at every sparsity (FedAvg and PruneFL run once)."""
 """FedSparsify's seed (``conf/experiment/fedsparsify_fmnist_noniid_10.yaml``)."""
 SHORT_KEYS = {"sparsity": "s", "partition.alpha": "a", "beta": "b", "seed": "seed"}
 """Grid keys shown by a short prefix in a job's directory name (others by their last part)."""
@@ -161,7 +165,7 @@ def _small() -> Preset:
             Sweep(
                 "fedsparsify",
                 {
-                    "method": ["fedsparsify_global", "fedsparsify_local", "snip", "grasp", "topk"],
+                    "method": FEDSPARSIFY_PRUNERS,
                     "sparsity": ["0.8", "0.9", "0.95", "0.99"],
                     "seed": SEEDS[:1],
                 },
@@ -208,7 +212,7 @@ def _paper() -> Preset:
                 "fedsparsify",
                 {
                     "+experiment": FEDSPARSIFY_CELLS,
-                    "method": ["fedsparsify_global", "fedsparsify_local", "snip", "grasp", "topk"],
+                    "method": FEDSPARSIFY_PRUNERS,
                     "sparsity": ["0.8", "0.9", "0.95", "0.99"],
                     "seed": FEDSPARSIFY_SEEDS,
                 },

@@ -12,6 +12,7 @@ so that runs differing only in ``seed`` group together:
     with `` (β=1)`` appended for a Powerprop method run at β = 1 (the ablation);
 ``sparsity``, ``beta``, ``alpha``, ``partition``, ``seed``, ``rounds``, ``complete``
     ``sparsity`` is the method's effective target (0 when it does not prune);
+    ``alpha`` is ``None`` for a partition that ignores it (``iid``, ``shards``);
 ``config.<key>``
     every key of the resolved config, dotted (``config.partition.alpha``).
 
@@ -29,6 +30,8 @@ from typing import Any
 
 import pandas as pd
 import yaml
+
+from sparsyfed.data.partition import ALPHA_SCHEMES
 
 IDENTITY = (
     "run", "dataset", "model", "method", "label", "sparsity", "beta", "alpha",
@@ -78,6 +81,7 @@ def identity(run_dir: Path, root: Path) -> dict[str, Any]:
     method = str(summary.get("method") or cfg.get("method", {}).get("name"))
     beta = float(summary.get("beta", cfg.get("beta", 1.0)))
     target = summary.get("sparsity_target", cfg.get("sparsity"))
+    partition = cfg.get("partition") or {}
     row = {
         "run": str(run_dir.relative_to(root)),
         "dataset": (cfg.get("dataset") or {}).get("name"),
@@ -86,8 +90,8 @@ def identity(run_dir: Path, root: Path) -> dict[str, Any]:
         "label": method_label(method, beta, float(cfg.get("prox_mu") or 0.0)),
         "sparsity": float(target or 0.0),
         "beta": beta,
-        "alpha": (cfg.get("partition") or {}).get("alpha"),
-        "partition": (cfg.get("partition") or {}).get("scheme"),
+        "alpha": partition.get("alpha") if partition.get("scheme") in ALPHA_SCHEMES else None,
+        "partition": partition.get("scheme"),
         "seed": cfg.get("seed"),
         "rounds": cfg.get("rounds"),
         "complete": bool(summary),

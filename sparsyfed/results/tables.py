@@ -21,6 +21,10 @@ TABLE1_METHODS = ("fedavg", "topk", "zerofl", "flash", "sparsyfed")
 """Table 1's columns in the paper's order (``fedavg`` fills the dense rows)."""
 ABLATION_LABELS = ("sparsyfed", "sparsyfed_na", "sparsyfed (β=1)", "sparsyfed_spectral")
 """SparsyFed and its ablations (no activation pruning, no Powerprop, spectral β)."""
+PRUNING_METHODS = (
+    "fedsparsify_global", "fedsparsify_local", "fedsparsify_random", "snip", "grasp", "prunefl",
+)  # fmt: skip
+"""The methods that mark a dataset as part of FedSparsify's comparison."""
 SEED_GROUP = ["dataset", "label", "sparsity", "alpha", "rounds"]
 """Runs that agree on these differ only in seed and form one cell."""
 
@@ -58,10 +62,11 @@ def accuracy_table(summaries: pd.DataFrame) -> Table:
 
     A cell is ``ours`` and, where the paper reports the same dataset, method,
     sparsity and α, ``(paper: mean ± std)`` beside it. The dense row holds FedAvg.
+    Only runs on a Dirichlet-type partition (one with an α) enter, as in the paper.
     """
-    runs = summaries[summaries["label"].isin(TABLE1_METHODS)]
+    runs = summaries[summaries["label"].isin(TABLE1_METHODS) & summaries["alpha"].notna()]
     alpha_text = runs["alpha"].map(_alpha_text)
-    alphas = sorted({a for a in runs["alpha"].dropna()}, reverse=True)
+    alphas = sorted(set(runs["alpha"]), reverse=True)
     pairs = [(m, _alpha_text(a)) for a in alphas for m in TABLE1_METHODS]
     pairs = [(m, a) for m, a in pairs if ((runs["label"] == m) & (alpha_text == a)).any()]
     columns = [f"{m} α={a}" for m, a in pairs]
@@ -73,9 +78,7 @@ def accuracy_table(summaries: pd.DataFrame) -> Table:
                 (cell_runs["label"] == method) & (alpha_text[cell_runs.index] == alpha)
             ]
             text = mean_std(chosen["final_accuracy"].astype(float) * 100) if len(chosen) else "-"
-            reported = (
-                paper_value(dataset, method, sparsity, float(alpha)) if alpha != "-" else None
-            )
+            reported = paper_value(dataset, method, sparsity, float(alpha))
             if reported is not None:
                 text += f" (paper: {reported[0]:.2f} ± {reported[1]:.2f})"
             row[column] = text
@@ -161,6 +164,28 @@ def ablation_table(summaries: pd.DataFrame) -> Table:
     return Table("ablation", "SparsyFed ablations", frame, note)
 
 
+def pruning_table(summaries: pd.DataFrame) -> Table:
+    """FedSparsify's layout: rows dataset × method, columns S, final accuracy %.
+
+    Only datasets on which a pruning method of FedSparsify's comparison ran
+    (:data:`PRUNING_METHODS`) enter, with every method that ran on them.
+    """
+    datasets = set(summaries.loc[summaries["label"].isin(PRUNING_METHODS), "dataset"])
+    runs = summaries[summaries["dataset"].isin(datasets)]
+    levels = sorted(set(runs["sparsity"]))
+    columns = ["dense" if s == 0 else f"S = {s:g}" for s in levels]
+    rows = []
+    for (dataset, label), group in runs.groupby(["dataset", "label"], sort=True):
+        row = {"dataset": dataset, "method": label}
+        for column, level in zip(columns, levels, strict=True):
+            chosen = group.loc[group["sparsity"] == level, "final_accuracy"].astype(float)
+            row[column] = mean_std(chosen * 100) if len(chosen) else "-"
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=["dataset", "method", *columns])
+    note = "Final test accuracy %, mean ± std over seeds, on the datasets of FedSparsify's runs."
+    return Table("pruning_comparison", "FedSparsify's comparison: accuracy", frame, note)
+
+
 def _key_cells(key: tuple) -> dict[str, str]:
     dataset, label, sparsity, alpha, rounds = key
     return {
@@ -188,6 +213,7 @@ def report_tables(summaries: pd.DataFrame, rounds: pd.DataFrame) -> list[Table]:
         communication_table(summaries, rounds),
         compute_table(summaries, rounds),
         ablation_table(summaries),
+        pruning_table(summaries),
     ]
     return [t for t in tables if len(t.frame)]
 

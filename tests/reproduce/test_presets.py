@@ -7,7 +7,7 @@ from sparsyfed.reproduce.presets import Sweep, presets
 
 def test_every_preset_has_unique_job_names_and_the_documented_size():
     sizes = {name: len(preset.jobs()) for name, preset in presets().items()}
-    assert sizes == {"smoke": 5, "small": 142, "paper": 554}
+    assert sizes == {"smoke": 5, "small": 146, "paper": 586}
     for preset in presets().values():
         names = [job.name for job in preset.jobs()]
         assert len(set(names)) == len(names)
@@ -20,6 +20,6 @@ def test_seeds_vary_slowest_and_names_keep_the_grid_order():
     assert jobs[1].overrides == ("rounds=3", "method=b", "seed=0", "x=1")
     small = presets()["small"].jobs()
     ranks = [job.seed_rank for job in small]
-    assert ranks == sorted(ranks) and ranks.count(0) == 62
+    assert ranks == sorted(ranks) and ranks.count(0) == 66
     assert small[0].name == "dense/fedavg_a1.0_seed0"
-    assert small[61].name == "fedsparsify/prunefl_seed0"
+    assert small[65].name == "fedsparsify/prunefl_seed0"

@@ -14,6 +14,7 @@ from sparsyfed.results.tables import (
     communication_table,
     compute_table,
     mean_std,
+    pruning_table,
     report_tables,
     write_tables,
 )
@@ -133,3 +134,27 @@ def test_tables_without_wire_or_flop_counts_are_left_out(tmp_path):
     (run / "metrics.jsonl").write_text('{"round": 0, "accuracy": 0.5}\n')
     tables = report_tables(load_summaries(tmp_path), load_rounds(tmp_path))
     assert [t.name for t in tables] == ["table1_accuracy"]
+
+
+def test_runs_on_partitions_without_alpha_leave_table1_for_the_pruning_table(tmp_path):
+    # FedSparsify's digits runs: shards partition, whose α is ignored (config says 0.1)
+    make_run(tmp_path, "t/topk", "topk", 0.9, 0, 0.6)
+    make_run(tmp_path, "f/topk", "topk", 0.9, 0, 0.3, dataset="digits", scheme="shards")
+    make_run(tmp_path, "f/topk1", "topk", 0.9, 1, 0.5, dataset="digits", scheme="shards")
+    make_run(tmp_path, "f/fsg", "fedsparsify_global", 0.8, 0, 0.8, dataset="digits",
+             scheme="shards")  # fmt: skip
+    make_run(tmp_path, "f/dense", "fedavg", 0.0, 0, 0.9, dataset="digits", scheme="iid")
+    summaries = load_summaries(tmp_path)
+    assert summaries.set_index("run")["alpha"].isna().to_dict() == {
+        "t/topk": False, "f/topk": True, "f/topk1": True, "f/fsg": True, "f/dense": True,
+    }  # fmt: skip
+    table1 = accuracy_table(summaries)
+    assert list(table1.frame["dataset"]) == ["mnist1d"]
+    assert list(table1.frame.columns) == ["dataset", "S", "topk α=0.1"]
+    pruning = pruning_table(summaries)
+    assert list(pruning.frame.columns) == ["dataset", "method", "dense", "S = 0.8", "S = 0.9"]
+    assert set(pruning.frame["dataset"]) == {"digits"}  # mnist1d ran no pruning method
+    assert _cell(pruning, "S = 0.9", method="topk") == "40.00 ± 14.14"
+    assert _cell(pruning, "S = 0.8", method="fedsparsify_global") == "80.00"
+    assert _cell(pruning, "dense", method="fedavg") == "90.00"
+    assert _cell(pruning, "S = 0.8", method="topk") == "-"
