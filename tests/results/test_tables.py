@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from result_files import make_run
@@ -13,6 +15,7 @@ from sparsyfed.results.tables import (
     accuracy_table,
     communication_table,
     compute_table,
+    mask_dynamics_table,
     mean_std,
     pruning_table,
     report_tables,
@@ -116,7 +119,9 @@ def test_ablation_table_compares_sparsyfed_with_its_variants_where_they_ran(runs
 def test_written_tables_are_markdown_and_csv_of_the_same_cells(runs):
     summaries, rounds, tmp_path = runs
     tables = report_tables(summaries, rounds)
-    assert [t.name for t in tables] == ["table1_accuracy", "communication", "compute", "ablation"]
+    assert [t.name for t in tables] == [
+        "table1_accuracy", "communication", "compute", "mask_dynamics", "ablation",
+    ]  # fmt: skip
     paths = write_tables(tables, tmp_path / "out")
     assert sorted(p.name for p in paths) == sorted(
         f"{t.name}.{ext}" for t in tables for ext in ("md", "csv")
@@ -158,3 +163,23 @@ def test_runs_on_partitions_without_alpha_leave_table1_for_the_pruning_table(tmp
     assert _cell(pruning, "S = 0.8", method="fedsparsify_global") == "80.00"
     assert _cell(pruning, "dense", method="fedavg") == "90.00"
     assert _cell(pruning, "S = 0.8", method="topk") == "-"
+
+
+def test_mask_dynamics_table_reads_only_the_rounds_after_the_first_third(tmp_path):
+    for seed, late_iou in ((0, 0.8), (1, 0.6)):
+        run = make_run(tmp_path, f"r{seed}", "topk", 0.9, seed, 0.5, rounds=6)
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        for row in rows[1:]:  # rounds 1-2 are the first third: far off target, big regrowth
+            early = row["round"] <= 2
+            row["sparsity_prunable"] = 0.5 if early else 0.9 - 0.01 * (row["round"] - 2)
+            row["global_regrowth"] = 1000 if early else row["round"] + seed
+            row["client_mask_iou"] = 0.1 if early else late_iou
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    make_run(tmp_path, "dense", "fedavg", 0.0, 0, 0.9, rounds=6)  # no pruning: no row
+    table = mask_dynamics_table(load_summaries(tmp_path), load_rounds(tmp_path))
+    assert list(table.frame["method"]) == ["topk"]
+    row = table.frame.iloc[0]
+    assert row["final sparsity"] == "0.8600 ± 0.0000"  # round 6: 0.9 - 0.04
+    assert row["|sparsity − S|"] == "0.0400 ± 0.0000"  # rounds 3-6 only
+    assert row["regrowth / round"] == "5 ± 1"  # means 4.5 and 5.5 over rounds 3-6
+    assert row["client IoU"] == "0.700 ± 0.141"
