@@ -16,11 +16,14 @@ class WandbLogger(Callback):
     """Logs every round's scalar metrics and the summary to one W&B run.
 
     The W&B run id is derived from the output directory, so a resumed run
-    continues its W&B run instead of starting another.
+    continues its W&B run instead of starting another. It runs before the
+    checkpoint writer, and a run that stops early (Ctrl-C, an error) finishes
+    its W&B run, so every round a checkpoint holds is in the W&B files too.
     """
 
     def __init__(self) -> None:
         self._run: Any = None
+        self._finished = False
 
     def on_run_start(self, info: RunInfo) -> None:
         """Start (or resume) the W&B run."""
@@ -48,3 +51,10 @@ class WandbLogger(Callback):
         """Store the summary and finish the W&B run."""
         self._run.summary.update({k: v for k, v in summary.items() if k != "output_dir"})
         self._run.finish()
+        self._finished = True
+
+    def on_run_stop(self) -> None:
+        """A run that stopped early: write out what was logged, marked as not completed."""
+        if self._run is not None and not self._finished:
+            self._finished = True
+            self._run.finish(exit_code=1)

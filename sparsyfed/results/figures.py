@@ -26,9 +26,19 @@ def _labels(frame: pd.DataFrame) -> list[str]:
     return known + sorted(m for m in present if m not in known)
 
 
-def _colors(frame: pd.DataFrame) -> dict[str, str]:
-    """One colour per method label, the same in every panel of a figure."""
-    return {label: f"C{i % 10}" for i, label in enumerate(_labels(frame))}
+LABEL_COLORS = {
+    "fedavg": "black", "topk": "C1", "zerofl": "C2", "flash": "C3", "sparsyfed": "C4",
+    "sparsyfed (β=1)": "C5", "sparsyfed_na": "C6", "sparsyfed_spectral": "C7",
+    "sparsefedpp": "C8",
+}  # fmt: skip
+"""The colour of each known label, the same in every figure."""
+
+
+def colors_of(frame: pd.DataFrame) -> dict[str, str]:
+    """One colour per method label: the known ones fixed, the others from the free colours."""
+    free = [c for c in (f"C{i}" for i in range(10)) if c not in LABEL_COLORS.values()]
+    others = [label for label in _labels(frame) if label not in LABEL_COLORS]
+    return LABEL_COLORS | {label: free[i % len(free)] for i, label in enumerate(others)}
 
 
 def _legend(figure: Figure) -> None:
@@ -72,7 +82,7 @@ def _over_rounds(
     if data.empty:
         return None
     figure, panels = _panels(data, title)
-    colors = _colors(data)
+    colors = colors_of(data)
     for (alpha, level), ax in panels.items():
         cell = data[(data["sparsity"] == level) & ((data["alpha"] == alpha) | (alpha is None))]
         never: list[str] = []  # labels with nothing above zero: no line on a log axis
@@ -123,7 +133,7 @@ def accuracy_vs_sparsity_figure(summaries: pd.DataFrame) -> Figure | None:
     alphas = sorted(data["alpha"].dropna().unique(), reverse=True) or [None]
     figure = Figure(figsize=(5.0 * len(alphas) + 1.5, 4.0), layout="constrained")
     axes = figure.subplots(1, len(alphas), squeeze=False)[0]
-    colors = _colors(data)
+    colors = colors_of(data)
     for ax, alpha in zip(axes, alphas, strict=True):
         cell = data if alpha is None else data[data["alpha"] == alpha]
         for label in _labels(cell):
@@ -159,7 +169,7 @@ def accuracy_vs_bytes_figure(rounds: pd.DataFrame) -> Figure | None:
     data["cumulative"] = data.groupby("run")["sent"].cumsum() / 1e6
     figure, panels = _panels(data[data["sparsity"] > 0], "Accuracy vs bytes on the wire")
     dense = data[data["sparsity"] == 0]
-    colors = _colors(data)
+    colors = colors_of(data)
     for (alpha, level), ax in panels.items():
         cell = data[(data["sparsity"] == level) & ((data["alpha"] == alpha) | (alpha is None))]
         ref = dense[(dense["alpha"] == alpha) | (alpha is None)]
@@ -193,7 +203,7 @@ def layer_density_figure(rounds: pd.DataFrame) -> Figure | None:
     figure = Figure(figsize=(max(6.0, 0.9 * len(layers)) , 2.8 * len(levels) + 0.6),
                     layout="constrained")  # fmt: skip
     axes = figure.subplots(len(levels), 1, squeeze=False)[:, 0]
-    colors = _colors(last)
+    colors = colors_of(last)
     for ax, level in zip(axes, levels, strict=True):
         cell = last[last["sparsity"] == level]
         labels = _labels(cell)

@@ -43,15 +43,12 @@ def run_header(cfg: RunConfig) -> dict[str, Any]:
 
 def build_callbacks(cfg: RunConfig) -> list[Callback]:
     """The callbacks of a run, in the order they must run."""
-    callbacks: list[Callback] = [
-        MetricsWriter(str(cfg.output_dir)),
-        CheckpointWriter(str(cfg.output_dir), cfg.checkpoint.every),
-        ConsoleProgress(),
-    ]
-    if cfg.wandb.mode != "disabled":
+    callbacks: list[Callback] = [MetricsWriter(str(cfg.output_dir))]
+    if cfg.wandb.mode != "disabled":  # before the checkpoint: a saved round is a logged round
         from sparsyfed.callbacks.wandb_logger import WandbLogger
 
         callbacks.append(WandbLogger())
+    callbacks += [CheckpointWriter(str(cfg.output_dir), cfg.checkpoint.every), ConsoleProgress()]
     return callbacks
 
 

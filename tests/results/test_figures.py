@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from result_files import make_run
 
 from sparsyfed.results.figures import (
     FIGURES,
+    colors_of,
     mask_iou_over_rounds_figure,
     sparsity_over_rounds_figure,
     write_figures,
@@ -52,3 +54,14 @@ def test_a_figure_whose_metric_no_run_has_is_not_drawn(result_set):
     assert mask_iou_over_rounds_figure(rounds.drop(columns=["client_mask_iou"])) is None
     paths = write_figures(summaries, rounds.drop(columns=["client_mask_iou"]), tmp_path / "f2")
     assert "mask_iou_over_rounds" not in [p.stem for p in paths] and len(paths) == 5
+
+
+def test_a_method_has_the_same_colour_in_every_figure():
+    one = colors_of(pd.DataFrame({"label": ["sparsyfed", "mine", "topk"]}))
+    other = colors_of(pd.DataFrame({"label": ["topk", "theirs", "sparsyfed", "mine"]}))
+    assert one["topk"] == other["topk"] and one["sparsyfed"] == other["sparsyfed"]
+    assert one["topk"] != one["sparsyfed"]
+    for colors in (one, other):  # labels of no fixed colour get colours no known label has
+        known = {colors[k] for k in ("fedavg", "topk", "zerofl", "flash", "sparsyfed")}
+        extra = [colors[k] for k in colors if k in ("mine", "theirs")]
+        assert len(set(extra)) == len(extra) and not set(extra) & known
