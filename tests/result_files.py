@@ -39,6 +39,7 @@ def make_run(root: Path, name: str, method: str, sparsity: float, seed: int, acc
     if complete:
         summary = {"method": method, "beta": beta, "sparsity_target": sparsity or None,
                    "final_accuracy": accuracy, "layer": {"a": 1},
+                   "output_dir": str(run.resolve()),
                    "uplink_bytes_total": bytes_up * rounds,
                    "downlink_bytes_total": bytes_down * rounds,
                    "uplink_dense_bytes_total": 10000 * rounds,

@@ -88,7 +88,9 @@ def write_report(out_dir: str | Path, title: str = "Results") -> Report:
             lines += ["", f"## {table.title}", "", *to_markdown(table.frame), "", table.note]
         lines += ["", "## Final accuracy of every group", "", *accuracy_rows(summaries)]
         csv = out_dir / TABLES_DIR / "runs.csv"
-        columns = [c for c in summaries.columns if not c.startswith("config.")]
+        columns = [  # the run column names the run; its absolute path is the machine's
+            c for c in summaries.columns if not c.startswith("config.") and c != "output_dir"
+        ]
         scalar = [c for c in columns if summaries[c].map(_is_scalar).all()]
         summaries[scalar].to_csv(csv, index=False)
         tables.append(csv)

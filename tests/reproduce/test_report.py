@@ -21,3 +21,4 @@ def test_report_shows_mean_and_sample_std_over_seeds_and_counts_incomplete_runs(
     runs = pd.read_csv(tmp_path / "tables" / "runs.csv")
     assert sorted(runs["final_accuracy"]) == [0.25, 0.70, 0.80, 0.90]
     assert "layer" not in runs.columns  # non-scalar summary values stay out of the CSV
+    assert "output_dir" not in runs.columns  # a path of this machine: the run column says it
