@@ -9,8 +9,8 @@ import torch
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Test files with ``slow`` tests first, the rest after, each file's order kept.
 
-    ``-n 2 --dist loadfile`` hands out whole files in this order: the long real-run
-    files then start at once and the short ones fill the gaps, instead of a long file
+    ``--dist loadfile`` hands out whole files in this order: the long real-run files
+    then start at once and the short ones fill the gaps, instead of a long file
     starting last and running alone (longest first).
     """
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
