@@ -32,11 +32,11 @@ SEEDS = ("0", "1", "2")
 PAPER_SEEDS = ("5378", "9421", "2035")
 """The SparsyFed paper's seeds (``conf/experiment/cifar10_alpha0.1.yaml``)."""
 FEDSPARSIFY_SEEDS = ("1990",)
+"""FedSparsify's seed (``conf/experiment/fedsparsify_fmnist_noniid_10.yaml``)."""
 FEDSPARSIFY_PRUNERS = (
     "fedsparsify_global", "fedsparsify_local", "fedsparsify_random", "snip", "grasp", "topk",
 )  # fmt: skip
 """FedSparsify's comparison at every sparsity (FedAvg and PruneFL run once)."""
-"""FedSparsify's seed (``conf/experiment/fedsparsify_fmnist_noniid_10.yaml``)."""
 SHORT_KEYS = {"sparsity": "s", "partition.alpha": "a", "beta": "b", "seed": "seed"}
 """Grid keys shown by a short prefix in a job's directory name (others by their last part)."""
 

@@ -65,18 +65,19 @@ def accuracy_table(summaries: pd.DataFrame) -> Table:
     Only runs on a Dirichlet-type partition (one with an α) enter, as in the paper.
     """
     runs = summaries[summaries["label"].isin(TABLE1_METHODS) & summaries["alpha"].notna()]
-    alpha_text = runs["alpha"].map(_alpha_text)
     alphas = sorted(set(runs["alpha"]), reverse=True)
-    pairs = [(m, _alpha_text(a)) for a in alphas for m in TABLE1_METHODS]
-    pairs = [(m, a) for m, a in pairs if ((runs["label"] == m) & (alpha_text == a)).any()]
-    columns = [f"{m} α={a}" for m, a in pairs]
+    pairs = [
+        (m, a)
+        for a in alphas
+        for m in TABLE1_METHODS
+        if ((runs["label"] == m) & (runs["alpha"] == a)).any()
+    ]
+    columns = [f"{m} α={a:g}" for m, a in pairs]
     rows = []
     for (dataset, sparsity), cell_runs in runs.groupby(["dataset", "sparsity"], sort=True):
         row = {"dataset": dataset, "S": "dense" if sparsity == 0 else f"{sparsity:g}"}
         for column, (method, alpha) in zip(columns, pairs, strict=True):
-            chosen = cell_runs[
-                (cell_runs["label"] == method) & (alpha_text[cell_runs.index] == alpha)
-            ]
+            chosen = cell_runs[(cell_runs["label"] == method) & (cell_runs["alpha"] == alpha)]
             text = mean_std(chosen["final_accuracy"].astype(float) * 100) if len(chosen) else "-"
             reported = paper_value(dataset, method, sparsity, float(alpha))
             if reported is not None:
@@ -148,8 +149,8 @@ def mask_dynamics_table(summaries: pd.DataFrame, rounds: pd.DataFrame) -> Table:
     """Per pruning run, over the rounds after the first third: how the mask behaves.
 
     ``final sparsity`` is the global model's sparsity (prunable weights) after
-    the last round; ``|sparsity − S|`` is the largest distance of the global model's sparsity
-    (prunable weights) from its target, ``regrowth`` the mean number of weights
+    the last round; ``|sparsity − S|`` is its largest distance from the target,
+    ``regrowth`` the mean number of weights
     per round that are non-zero in the global model and were zero in the round
     before, ``client IoU`` the mean IoU of the clients' upload masks.
     """
