@@ -22,8 +22,7 @@ class WandbLogger(Callback):
     """
 
     def __init__(self) -> None:
-        self._run: Any = None
-        self._finished = False
+        self._run: Any = None  # None again once finished
 
     def on_run_start(self, info: RunInfo) -> None:
         """Start (or resume) the W&B run."""
@@ -51,10 +50,10 @@ class WandbLogger(Callback):
         """Store the summary and finish the W&B run."""
         self._run.summary.update({k: v for k, v in summary.items() if k != "output_dir"})
         self._run.finish()
-        self._finished = True
+        self._run = None
 
     def on_run_stop(self) -> None:
         """A run that stopped early: write out what was logged, marked as not completed."""
-        if self._run is not None and not self._finished:
-            self._finished = True
-            self._run.finish(exit_code=1)
+        if self._run is not None:
+            run, self._run = self._run, None
+            run.finish(exit_code=1)
