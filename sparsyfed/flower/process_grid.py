@@ -109,7 +109,10 @@ class ProcessGrid(Grid):
     -----
     The workers start in the background as soon as the grid is made, so the
     server builds its state while they import; the first message waits for
-    them. Use the grid as a context manager (or call :meth:`close`).
+    them. A thread of this process (the *pump*) owns the workers' pipes: it
+    hands a queued message to a worker the moment the worker replies, so a
+    worker never waits for the server's own work (decoding, evaluation) to get
+    its next message. Use the grid as a context manager (or call :meth:`close`).
 
     """
 
@@ -127,22 +130,13 @@ class ProcessGrid(Grid):
         self._awaited: set[str] = set()
         self._ids = itertools.count()
         self._run: Any = None
-        self._start_error: BaseException | None = None
-        self._starter = threading.Thread(target=self._start, daemon=True)
-        self._starter.start()
-
-    def _start(self) -> None:
-        try:
-            for _ in range(self.size):
-                self._workers.append(self._new_worker())
-        except BaseException as err:  # raised again by the first message
-            self._start_error = err
-
-    def _ready(self) -> list[_Worker]:
-        self._starter.join()
-        if self._start_error is not None:
-            raise RuntimeError(f"client workers did not start: {self._start_error}")
-        return self._workers
+        self._error: BaseException | None = None  # raised to the server by the next call
+        self._closing = False
+        self._lock = threading.Condition()  # guards everything above; notified on each reply
+        self._started = threading.Event()
+        self._wake, self._waker = multiprocessing.Pipe(duplex=False)
+        self._pump = threading.Thread(target=self._serve_workers, daemon=True, name="grid-pump")
+        self._pump.start()
 
     # ------------------------------------------------------------ Grid API
     def set_run(self, run_id: int) -> None:
@@ -172,21 +166,29 @@ class ProcessGrid(Grid):
         )
 
     def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
-        """Queue the messages for the next free workers; return their ids."""
+        """Queue the messages for the next free workers; return their ids.
+
+        The first call waits until the workers are started (not until they
+        have imported anything).
+        """
+        self._started.wait()
         ids = []
-        for message in messages:
-            msg_id = f"p{next(self._ids)}"
-            message.metadata.__dict__["_message_id"] = msg_id
-            self._queue.append((msg_id, message))
-            self._awaited.add(msg_id)
-            ids.append(msg_id)
-        self._dispatch()
+        with self._lock:
+            self._raise_error()
+            for message in messages:
+                msg_id = f"p{next(self._ids)}"
+                message.metadata.__dict__["_message_id"] = msg_id
+                self._queue.append((msg_id, message))
+                self._awaited.add(msg_id)
+                ids.append(msg_id)
+        self._waker.send_bytes(b"")
         return ids
 
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
         """The replies that have arrived among ``message_ids`` (waits for none)."""
-        self._collect(0.0)
-        return [self._replies.pop(i) for i in message_ids if i in self._replies]
+        with self._lock:
+            self._raise_error()
+            return [self._replies.pop(i) for i in message_ids if i in self._replies]
 
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
@@ -203,27 +205,83 @@ class ProcessGrid(Grid):
     ) -> Iterator[Message]:
         """Yield the replies to pushed messages as they arrive, until ``timeout`` s.
 
-        Replies that come later are dropped.
+        Replies that come later are dropped, and their messages, if no worker
+        has taken them yet, are not served at all.
         """
         pending = set(message_ids)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while pending:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                self._collect(left)  # with no time left, only the replies already here
-                for msg_id in sorted(i for i in pending if i in self._replies):
+                arrived = self._wait_for(pending, deadline)
+                if not arrived:
+                    break  # the time is up
+                for msg_id, reply in arrived:
                     pending.discard(msg_id)
-                    yield self._replies.pop(msg_id)
-                if left == 0.0:
-                    break
+                    yield reply
         finally:
-            self._awaited -= pending  # their replies, if they still come, are dropped
-            for msg_id in pending:
-                self._replies.pop(msg_id, None)
+            with self._lock:
+                self._awaited -= pending  # their replies, if they still come, are dropped
+                for msg_id in pending:
+                    self._replies.pop(msg_id, None)
 
-    # ------------------------------------------------------------ workers
+    def _wait_for(self, pending: set[str], deadline: float | None) -> list[tuple[str, Message]]:
+        """The replies among ``pending`` once at least one is here (none: ``deadline`` passed)."""
+        with self._lock:
+            while True:
+                self._raise_error()
+                arrived = sorted(i for i in pending if i in self._replies)
+                if arrived:
+                    return [(i, self._replies.pop(i)) for i in arrived]
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return []
+                self._lock.wait(left)
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    # ------------------------------------------------------------ the pump thread
+    def _serve_workers(self) -> None:
+        """Start the workers, then hand out messages and take replies until closed."""
+        try:
+            workers = [self._new_worker() for _ in range(self.size)]
+        except BaseException as err:  # raised again by the first message
+            self._fail(RuntimeError(f"client workers did not start: {err}"))
+            return
+        finally:
+            self._started.set()
+        with self._lock:
+            self._workers = workers
+        try:
+            while True:
+                with self._lock:
+                    if self._closing:
+                        return
+                    self._dispatch()
+                    busy = {}
+                    for worker in self._workers:
+                        if worker.held is not None:
+                            busy[worker.conn] = busy[worker.process.sentinel] = worker
+                ready = wait([self._wake, *busy])
+                with self._lock:
+                    if self._wake in ready:
+                        while self._wake.poll():
+                            self._wake.recv_bytes()
+                    self._take([busy[h] for h in ready if h in busy])
+                    self._lock.notify_all()
+        except BaseException as err:  # e.g. a worker that died before its first reply
+            self._fail(err)
+
+    def _fail(self, err: BaseException) -> None:
+        with self._lock:
+            self._error = err
+            self._lock.notify_all()
+
     def _dispatch(self) -> None:
-        for index, worker in enumerate(self._ready()):
+        for index, worker in enumerate(self._workers):
+            while self._queue and self._queue[0][0] not in self._awaited:
+                self._queue.popleft()  # its round gave up on it: no one wants the reply
             if not self._queue:
                 return
             if worker.held is None:
@@ -236,18 +294,9 @@ class ProcessGrid(Grid):
     def _new_worker(self) -> _Worker:
         return _Worker(self._ctx, self.app_ref, self.num_nodes)
 
-    def _collect(self, timeout: float | None) -> None:
-        """Take the replies that arrive within ``timeout`` s (at least one, if any)."""
-        workers = self._ready()
-        busy = [w for w in workers if w.held is not None]
-        if not busy:
-            return
-        by_handle: dict[Any, _Worker] = {}
-        for worker in busy:
-            by_handle[worker.conn] = worker
-            by_handle[worker.process.sentinel] = worker
-        for handle in wait(list(by_handle), timeout):
-            worker = by_handle[handle]
+    def _take(self, workers: list[_Worker]) -> None:
+        """Take the replies of ``workers`` (whose pipe or sentinel is ready)."""
+        for worker in workers:
             if worker.held is None:
                 continue  # its pipe and its sentinel were both ready
             try:
@@ -261,7 +310,6 @@ class ProcessGrid(Grid):
             if msg_id in self._awaited:
                 self._awaited.discard(msg_id)
                 self._replies[msg_id] = reply
-        self._dispatch()
 
     def _replace(self, worker: _Worker) -> tuple[str, Message]:
         """An error reply for the message a dead worker held; a new worker in its place."""
@@ -283,8 +331,13 @@ class ProcessGrid(Grid):
         )
 
     def close(self) -> None:
-        """Stop the workers (those still busy are terminated)."""
-        self._starter.join()
+        """Stop the workers (those still busy are terminated); a second call does nothing."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+        self._waker.send_bytes(b"")
+        self._pump.join()
         for worker in self._workers:
             try:
                 worker.conn.send(None)
@@ -300,6 +353,8 @@ class ProcessGrid(Grid):
                 worker.process.join()
             worker.conn.close()
         self._workers = []
+        self._wake.close()
+        self._waker.close()
 
     def __enter__(self) -> ProcessGrid:
         return self
