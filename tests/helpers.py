@@ -71,7 +71,7 @@ def run_main(args: list[str], cwd, monkeypatch, capsys) -> tuple[int, str]:
     """``python -m sparsyfed ARGS`` in this process from ``cwd``: its exit code and stderr."""
     import pytest
 
-    from sparsyfed import __main__ as entry
+    from sparsyfed.run import cli as entry
 
     monkeypatch.chdir(cwd)
     monkeypatch.setattr("sys.argv", ["sparsyfed", *args])

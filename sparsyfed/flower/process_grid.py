@@ -33,6 +33,8 @@ from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid
 from flwr.supercore.task_identity import TaskIdentity
 
+from sparsyfed.flower.fork_server import start_fork_server
+
 NODE_ID_OFFSET = 1_000_000
 """Node ``NODE_ID_OFFSET + i`` holds partition ``i`` (ids differ from partition ids on purpose)."""
 RUN_ID = 1
@@ -61,21 +63,6 @@ def _serve(conn: Connection, app_ref: str, num_nodes: int) -> None:
             contexts[node] = Context(RUN_ID, node, config, RecordDict(), {})
         TaskIdentity.node_id = node
         conn.send((msg_id, app(message, contexts[node])))
-
-
-def start_fork_server(app_ref: str, preload: Sequence[str] = ()) -> Any:
-    """Start the fork server the workers come from, importing the app and ``preload``.
-
-    It imports in the background (a run calls this early, so that the imports
-    overlap its own start-up) and is started once per process: the jobs of a
-    sweep share it. It stops when this process ends. Returns the context.
-    """
-    from multiprocessing import forkserver
-
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([app_ref.partition(":")[0], *preload])
-    forkserver.ensure_running()
-    return ctx
 
 
 class _Worker:

@@ -9,6 +9,7 @@ from typing import Any
 from sparsyfed.callbacks.console import get_logger
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.task import resolve_device
+from sparsyfed.flower.fork_server import CLIENT_APP, PRELOAD, start_fork_server
 from sparsyfed.flower.ray_cluster import client_device, cluster_address, init_args, start_ray
 from sparsyfed.run.directory import Decision
 from sparsyfed.run.launcher import JOB_CPUS_ENV
@@ -26,9 +27,6 @@ def quiet_environment(verbose: bool) -> None:
         import flwr.supercore.logger  # noqa: F401
 
         logging.getLogger("flwr").setLevel(logging.ERROR)
-
-
-CLIENT_APP = "sparsyfed.flower.client_app:app"
 
 
 def backend(cfg: RunConfig) -> str:
@@ -73,10 +71,6 @@ def simulate(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     return _simulate_ray(cfg, decision)
 
 
-PRELOAD = ("sparsyfed.flower.client_handlers",)
-"""What the workers' fork server imports once: torch and the task code."""
-
-
 def prepare_workers(cfg: RunConfig) -> None:
     """Start importing what the client workers need, if the run will use local processes.
 
@@ -84,8 +78,6 @@ def prepare_workers(cfg: RunConfig) -> None:
     imports; nothing is written, and the importing process ends with this one.
     """
     if backend(cfg) == "processes":
-        from sparsyfed.flower.process_grid import start_fork_server
-
         start_fork_server(CLIENT_APP, PRELOAD)
 
 

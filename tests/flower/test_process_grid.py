@@ -86,6 +86,21 @@ def test_a_reply_after_the_time_out_is_dropped_and_the_other_worker_goes_on(grid
     assert sorted(answers(final)) == [3, 4] and len(final) == 2
 
 
+def test_a_worker_gets_its_next_message_while_the_server_is_busy(grid):
+    ids = list(grid.push_messages(messages(grid, range(4), sleep=0.2)))
+    time.sleep(2.0)  # the server's own work (decoding, evaluation): no call into the grid
+    assert len(grid.pull_messages(ids)) == 4  # both workers went on to their second message
+
+
+def test_messages_of_a_round_that_gave_up_are_not_served(grid):
+    # 2 taken by the workers, 4 left in the queue when the round gives up on them
+    assert list(grid.send_and_receive(messages(grid, range(6), sleep=1.0), timeout=0.1)) == []
+    start = time.monotonic()
+    later = answers(grid.send_and_receive(messages(grid, [0, 1]), timeout=60))
+    assert sorted(later) == [0, 1]
+    assert time.monotonic() - start < 1.9  # the two held ones (1 s), not the queued four (3 s)
+
+
 def test_close_stops_busy_workers_at_once(identity, monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).parent))
     grid = ProcessGrid(TOY_APP, num_nodes=2, workers=2)
