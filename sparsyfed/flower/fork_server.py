@@ -21,7 +21,7 @@ CLIENT_APP = "sparsyfed.flower.client_app:app"
 PRELOAD = ("sparsyfed.flower.client_handlers", "torch._dynamo")
 """What the fork server imports once for every worker besides the app: torch and the task
 code, and ``torch._dynamo``, which the first ``torch.optim`` optimizer of a process imports
-(about 1.5 s that each worker would otherwise spend on its first client)."""
+(more than a second that each worker would otherwise spend on its first client)."""
 
 RAY_OVERRIDES = ("simulation.backend=ray", "simulation.ray_address=")
 """Overrides after which a run uses Ray (and no fork server)."""
@@ -54,8 +54,8 @@ def _stop_at_exit() -> None:
 def _stop_fork_server() -> None:
     """End the fork server at once when this process exits.
 
-    Left to itself it notices the exit and then spends about 0.8 s in torch's
-    teardown, holding this process's standard output open all the while (a
+    Left to itself it notices the exit and then spends most of a second in
+    torch's teardown, holding this process's standard output open all the while (a
     pipe reading it, ``| tee log``, waits for that). Its workers are stopped
     by then (:meth:`~sparsyfed.flower.process_grid.ProcessGrid.close`).
     """

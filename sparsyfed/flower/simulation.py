@@ -6,6 +6,8 @@ import logging
 import os
 from typing import Any
 
+import torch
+
 from sparsyfed.callbacks.console import get_logger
 from sparsyfed.config.schema import RunConfig
 from sparsyfed.core.task import resolve_device
@@ -39,6 +41,15 @@ def backend(cfg: RunConfig) -> str:
     return "processes"
 
 
+def _cpus(cfg: RunConfig) -> int:
+    """CPUs of this run: ``simulation.ray_cpus`` or the machine's, at most a parallel sweep's share."""
+    cpus = cfg.simulation.ray_cpus or os.cpu_count() or 1
+    share = os.environ.get(JOB_CPUS_ENV, "")
+    if share.isdigit() and int(share) > 0:  # one job of a parallel sweep
+        cpus = min(cpus, int(share))
+    return cpus
+
+
 def process_workers(cfg: RunConfig) -> int:
     """Worker processes of the ``processes`` backend: CPUs / ``client_cpus``, at least one.
 
@@ -47,13 +58,22 @@ def process_workers(cfg: RunConfig) -> int:
     :mod:`sparsyfed.run.launcher`). More workers than clients in a round
     would only wait.
     """
-    sim = cfg.simulation
-    cpus = sim.ray_cpus or os.cpu_count() or 1
-    share = os.environ.get(JOB_CPUS_ENV, "")
-    if share.isdigit() and int(share) > 0:  # one job of a parallel sweep
-        cpus = min(cpus, int(share))
     busiest = max(cfg.clients_per_round, cfg.fed_eval_clients)
-    return max(1, min(int(cpus // sim.client_cpus), busiest))
+    return max(1, min(int(_cpus(cfg) // cfg.simulation.client_cpus), busiest))
+
+
+def server_threads(cfg: RunConfig, workers: int) -> int:
+    """Torch threads of the server process beside ``workers`` local client workers.
+
+    ``simulation.server_threads`` if set; else the CPUs the workers' threads
+    leave free, at least one. The server evaluates while the next round
+    trains, so more threads than that would only take turns with the workers
+    (on 2 cores a 2-thread server made a sweep 1.3x slower than a 1-thread one).
+    """
+    sim = cfg.simulation
+    if sim.server_threads:
+        return sim.server_threads
+    return max(1, _cpus(cfg) - workers * sim.client_threads)
 
 
 def simulate(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
@@ -98,10 +118,13 @@ def _simulate_processes(cfg: RunConfig, decision: Decision) -> dict[str, Any]:
     )
     saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, RUN_ID, 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(server_threads(cfg, workers))
     try:
         with ProcessGrid(CLIENT_APP, cfg.num_clients, workers, PRELOAD) as grid:
             return run_server(grid, cfg, decision)
     finally:
+        torch.set_num_threads(threads)
         TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
 
 

@@ -2,10 +2,10 @@
 
 Once ``import torch`` has run, the interpreter's own teardown (freeing every
 module and running the C++ static destructors of torch's libraries) takes
-about 0.8 s on a 2-core machine: a tenth of a short run's wall time, paid
-again by every job of a sweep. :func:`exit_now` does what a normal exit does
-that matters (waits for the non-daemon threads, runs the ``atexit`` handlers,
-flushes the standard streams) and then ends the process at once.
+most of a second on a 2-core machine, paid again by every job of a sweep.
+:func:`exit_now` does what a normal exit does that matters (waits for the
+non-daemon threads, runs the ``atexit`` handlers, flushes the standard
+streams) and then ends the process at once.
 
 Only for ``__main__``-style entry points: called from a library or a test
 it would end the caller's process.

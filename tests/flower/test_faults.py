@@ -169,8 +169,8 @@ def test_min_completion_zero_keeps_going_without_any_update(tmp_path, data_dir):
 def test_python_m_exits_3_with_one_line_when_a_round_is_incomplete(
     tmp_path, data_dir, monkeypatch, capsys
 ):
-    from sparsyfed.run import cli as entry
     from sparsyfed.core.executor import LocalExecutor
+    from sparsyfed.run import cli as entry
     from sparsyfed.run.session import execute
 
     monkeypatch.setattr(
