@@ -65,6 +65,21 @@ _SentRound = tuple[list[int], dict[str, np.ndarray], PayloadReport, PendingRepli
 """A round's clients, the model they were sent, its size and their pending replies."""
 
 
+@dataclass
+class _Accepted:
+    """A usable reply: its update, and what its size report is computed from (later)."""
+
+    partition_id: int
+    update: ClientUpdate
+    metrics: Metrics
+    decoded: dict[str, np.ndarray]
+    message: EncodedMessage
+
+    def report(self, sent: dict[str, np.ndarray]) -> PayloadReport:
+        """Bytes and bounds of the upload (:func:`~sparsyfed.wire.report.payload_report`)."""
+        return payload_report(self.decoded, self.message, references=sent)
+
+
 class _Rejected(ValueError):
     """A reply the server cannot use, with the cause of :data:`FAILURE_CAUSES`."""
 
@@ -188,26 +203,32 @@ class FederatedRun:
     def train_round(self, ctx: RoundContext) -> dict[str, Any]:
         """Run one round: sample, train, aggregate, evaluate; return its record.
 
-        Once the round's updates are applied (and the federated evaluation is
-        done), the next round's instructions are sent before the server
-        evaluates the new model, so that an executor that can (a local process
-        grid) trains the next round's clients meanwhile. Nothing the server
-        evaluates changes those instructions, so the records are the same.
+        Once the round's updates are aggregated (and the federated evaluation
+        is done), the next round's instructions are sent before the server
+        measures the uploads and masks and evaluates the new model, so that an
+        executor that can (a local process grid) trains the next round's
+        clients meanwhile. Nothing the server measures changes those
+        instructions, so the records are the same.
         """
         t0 = time.perf_counter()
         sent_round = self._next if self._next is not None else self._send(ctx)
         self._next = None
         clients, sent, down, pending = sent_round
         side_keys = self.task.method.upload_side_keys(ctx)
-        updates, reports, failures = self._collect(pending.result(), clients, sent, side_keys)
-        self._check_completion(len(updates), len(clients))
-        server_metrics: dict[str, Any] = {}
-        if updates:
-            server_metrics = self.server.apply_updates(ctx, updates)
+        accepted, failures = self._collect(pending.result(), clients, sent, side_keys)
+        self._check_completion(len(accepted), len(clients))
+        applied = None
+        if accepted:
+            applied = self.server.aggregate(ctx, [item.update for item in accepted])
         federated = self._federated_evaluation(ctx)
         if ctx.round < self.cfg.rounds:
             self._sampler_before_next = self.server.sampler.state()
             self._next = self._send(self.task.round_context(ctx.round + 1))
+        server_metrics = {} if applied is None else self.server.mask_metrics(applied)
+        reports: list[tuple[int, Metrics]] = []
+        for item in accepted:
+            upload = uplink_client_metrics(item.report(sent))
+            reports += [(item.partition_id, item.metrics), (item.partition_id, upload)]
         row: dict[str, Any] = {"round": ctx.round, "clients": clients}
         row |= self.server.evaluate()
         row |= federated
@@ -220,7 +241,7 @@ class FederatedRun:
         row |= downlink_columns(down, len(clients))
         row["downlink_bytes_cum"] = self.cumulative["downlink"]
         row |= self._paper_cost(down, sent, len(clients), reduced)
-        row |= {"num_updates": len(updates), "client_failures": [_as_record(f) for f in failures]}
+        row |= {"num_updates": len(accepted), "client_failures": [_as_record(f) for f in failures]}
         row |= server_metrics
         row["lr"] = ctx.lr
         row |= {k: v for k, v in reduced.items() if not k.startswith("uplink_")}
@@ -282,17 +303,17 @@ class FederatedRun:
         clients: Sequence[int],
         sent: dict[str, np.ndarray],
         side_keys: Sequence[str] = (),
-    ) -> tuple[list[ClientUpdate], list[tuple[int, Metrics]], list[ClientFailure]]:
+    ) -> tuple[list[_Accepted], list[ClientFailure]]:
         """Decode and check the replies; drop the unusable ones and the missing ones.
 
         Each reply is decoded as it arrives (while other clients may still
-        train); the updates are then put in partition order, so the result does
-        not depend on the order of arrival (of two replies from one partition,
-        the first to arrive counts). Every failure (a client that raised, did
-        not answer within the round time-out, or sent an unusable reply) is
-        logged once, in partition order.
+        train); the usable ones are then put in partition order, so the result
+        does not depend on the order of arrival (of two replies from one
+        partition, the first to arrive counts). Every failure (a client that
+        raised, did not answer within the round time-out, or sent an unusable
+        reply) is logged once, in partition order.
         """
-        accepted: list[tuple[int, ClientUpdate, PayloadReport, Metrics]] = []
+        accepted: list[_Accepted] = []
         failures: list[ClientFailure] = []
         expected = set(clients)
         answered: set[int | None] = set()
@@ -306,7 +327,7 @@ class FederatedRun:
                 if pid not in expected or pid in answered:
                     raise _Rejected("invalid", "reply from a partition that was not asked to train")
                 answered.add(pid)
-                update, report = self._decode(reply, sent, side_keys)
+                item = self._decode(reply, sent, side_keys)
             except _Rejected as err:
                 failures.append(ClientFailure(pid, str(err), err.cause))
                 continue
@@ -316,19 +337,15 @@ class FederatedRun:
             except (ValueError, KeyError, TypeError) as err:
                 failures.append(ClientFailure(pid, f"{type(err).__name__}: {err}", "invalid"))
                 continue
-            accepted.append((int(pid), update, report, reply.metrics))
-        accepted.sort(key=lambda item: item[0])
-        updates = [update for _, update, _, _ in accepted]
-        reports: list[tuple[int, Metrics]] = []
-        for pid, _, report, metrics in accepted:
-            reports += [(pid, metrics), (pid, uplink_client_metrics(report))]
+            accepted.append(item)
+        accepted.sort(key=lambda item: item.partition_id)
         failures += self._missing(expected - answered)
         failures.sort(key=_partition_order)
         for failure in failures:
             _log_failure(self.round, "train", failure)
-        if not updates:
+        if not accepted:
             LOGGER.warning("round %d: no usable update; model unchanged", self.round)
-        return updates, reports, failures
+        return accepted, failures
 
     def _missing(self, partitions: set[int | None]) -> list[ClientFailure]:
         """A time-out failure for every partition that did not answer."""
@@ -350,7 +367,7 @@ class FederatedRun:
 
     def _decode(
         self, reply: TrainReply, sent: dict[str, np.ndarray], side_keys: Sequence[str] = ()
-    ) -> tuple[ClientUpdate, PayloadReport]:
+    ) -> _Accepted:
         if reply.num_examples <= 0:
             raise _Rejected("invalid", f"num-examples={reply.num_examples} must be positive")
         shapes = self.server.shapes
@@ -359,12 +376,12 @@ class FederatedRun:
         for key, value in state.items():
             if value.dtype.kind == "f" and not np.isfinite(value).all():
                 raise _Rejected("non-finite", f"{key}: non-finite values")
-        report = payload_report(state, reply.update, references=sent)
         if reply.client_state is not None:
             self.server.client_states[reply.partition_id] = reply.client_state
         model, side = split_side({k: torch.from_numpy(v) for k, v in state.items()})
-        update = ClientUpdate(reply.partition_id, model, reply.num_examples, reply.metrics, side)
-        return update, report
+        pid = int(reply.partition_id)
+        update = ClientUpdate(pid, model, reply.num_examples, reply.metrics, side)
+        return _Accepted(pid, update, reply.metrics, state, reply.update)
 
     def _federated_evaluation(self, ctx: RoundContext) -> dict[str, Any]:
         """Evaluate the new global model on sampled clients' test splits (if enabled).

@@ -34,6 +34,24 @@ from sparsyfed.wire.message import EncodedMessage
 
 
 @dataclass
+class AppliedRound:
+    """An aggregated round, for its mask metrics (:meth:`FederatedServer.mask_metrics`).
+
+    Attributes
+    ----------
+    previous, current : dict of str to Tensor
+        The global model before and after the round.
+    updates : list of ClientUpdate
+        The round's updates in partition order (full states).
+
+    """
+
+    previous: Mapping[str, torch.Tensor]
+    current: Mapping[str, torch.Tensor]
+    updates: list[ClientUpdate]
+
+
+@dataclass
 class ServerState:
     """Everything of the server that survives a round: what a checkpoint holds.
 
@@ -104,10 +122,35 @@ class FederatedServer:
         return self.sampler.sample()
 
     def apply_updates(self, ctx: RoundContext, updates: Sequence[ClientUpdate]) -> dict[str, Any]:
+        """Aggregate the round's updates into the global model; return its mask metrics.
+
+        The same as :meth:`aggregate` followed at once by :meth:`mask_metrics`.
+        """
+        return self.mask_metrics(self.aggregate(ctx, updates))
+
+    def aggregate(self, ctx: RoundContext, updates: Sequence[ClientUpdate]) -> AppliedRound:
         """Aggregate the round's updates into the global model.
 
         Updates are sorted by partition id first, so the result does not depend
-        on the order in which replies arrived.
+        on the order in which replies arrived. The round's mask metrics are
+        left to :meth:`mask_metrics`, which the run loop calls once the next
+        round's clients have their instructions (nothing they are sent depends
+        on those metrics).
+        """
+        ordered = sorted(updates, key=lambda u: u.partition_id)
+        previous = self.state
+        if self.delta_uploads:
+            for update in ordered:
+                update.state = apply_delta(update.state, previous)
+        new_state = self.method.aggregate(previous, ordered, ctx)
+        self.state = self.method.after_aggregate(new_state, ctx)
+        return AppliedRound(previous, self.state, ordered)
+
+    def mask_metrics(self, applied: AppliedRound) -> dict[str, Any]:
+        """Consensus and regrowth of the prunable masks of an aggregated round.
+
+        Call it once per :meth:`aggregate`, in round order (it keeps each
+        client's last upload mask, for ``readmission``).
 
         Returns
         -------
@@ -121,22 +164,10 @@ class FederatedServer:
             partition id) and ``readmission`` (entries a
             client uploads that were not in its upload of its previous
             participation; mean over the clients seen before, None in their
-            first round).
+            first round). docs/methods.md section 17.3 defines them.
 
         """
-        ordered = sorted(updates, key=lambda u: u.partition_id)
-        previous = self.state
-        if self.delta_uploads:
-            for update in ordered:
-                update.state = apply_delta(update.state, previous)
-        new_state = self.method.aggregate(previous, ordered, ctx)
-        self.state = self.method.after_aggregate(new_state, ctx)
-        return self._mask_metrics(previous, ordered)
-
-    def _mask_metrics(
-        self, previous: Mapping[str, torch.Tensor], updates: Sequence[ClientUpdate]
-    ) -> dict[str, Any]:
-        """Consensus and regrowth of the prunable masks (docs/methods.md section 17.3)."""
+        previous, current, updates = applied.previous, applied.current, applied.updates
         keys = self.task.prunable_keys
         client_masks = [support(u.state, keys) for u in updates]
         readmitted = []
@@ -146,14 +177,14 @@ class FederatedServer:
                 readmitted.append(readmission(unpack_masks(last), update.state, keys))
             self._last_masks[update.partition_id] = pack_masks(mask)
         client_iou = mean_pairwise_iou(client_masks)
-        new_mask = support(self.state, keys)
+        new_mask = support(current, keys)
         vs_global = {
             u.partition_id: iou(mask, new_mask)
             for u, mask in zip(updates, client_masks, strict=True)
         }
         return {
-            "global_regrowth": global_regrowth(previous, self.state, keys),
-            "global_deactivated": deactivated(previous, self.state, keys),
+            "global_regrowth": global_regrowth(previous, current, keys),
+            "global_deactivated": deactivated(previous, current, keys),
             "global_mask_iou": iou(support(previous, keys), new_mask),
             "client_mask_iou": None if math.isnan(client_iou) else client_iou,
             "global_client_mask_iou": float(np.mean(list(vs_global.values()))),

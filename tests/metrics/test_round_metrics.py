@@ -136,6 +136,20 @@ def test_global_vs_client_mask_iou_per_client_in_partition_order(tmp_path, data_
     assert out["global_client_mask_iou"] == float(np.mean(list(per_client.values())))
 
 
+def test_mask_metrics_measured_later_are_those_of_their_own_round(tmp_path, data_dir):
+    # The run loop sends the next round before it measures the masks (core/run.py).
+    cfg = make_cfg(tmp_path, data_dir, "method=topk", "sparsity=0.7")
+    at_once, later = FederatedServer(cfg), FederatedServer(cfg)
+    ctx = at_once.task.round_context
+    expected = at_once.apply_updates(ctx(1), client_updates(at_once, [5, 2, 0], 1))
+    applied = later.aggregate(ctx(1), client_updates(later, [5, 2, 0], 1))
+    round_one = {k: v.clone() for k, v in later.state.items()}
+    later.aggregate(ctx(2), client_updates(later, [1, 3], 2))  # the global model moves on
+    assert any(not torch.equal(later.state[k], round_one[k]) for k in round_one)
+    assert later.mask_metrics(applied) == expected
+    assert expected["global_deactivated"] > 0  # dense to sparse: a measure that can differ
+
+
 # ----------------------------------------------------------------------------- summary
 
 
