@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparsyfed.callbacks.base import Callback, RunInfo
-from sparsyfed.run.archive import Archive
+from sparsyfed.run.archive import Archive, CompressedBlobs
 from sparsyfed.run.checkpoint import checkpoint_archive
 from sparsyfed.run.files import CHECKPOINT_FILE, MODEL_FILE
 from sparsyfed.run.model import save_model
@@ -27,7 +27,8 @@ class CheckpointWriter(Callback):
 
     The run state is copied into an archive (bytes) at the end of its round; a
     background thread serialises and writes it (compression, fsync) while the
-    next round runs. At most one write is in flight: the next checkpoint, the
+    next round runs, compressing again only the blobs that changed since the
+    last checkpoint (:class:`~sparsyfed.run.archive.CompressedBlobs`). At most one write is in flight: the next checkpoint, the
     model file and the end of the run wait for it, and a failed write is
     raised there. A process killed mid-write leaves the previous checkpoint,
     from which the same command resumes.
@@ -49,6 +50,7 @@ class CheckpointWriter(Callback):
         self._info: RunInfo | None = None
         self._writing: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._compressed = CompressedBlobs()  # used by the one write in flight only
 
     def on_run_start(self, info: RunInfo) -> None:
         """Remember the run's shape."""
@@ -97,7 +99,7 @@ class CheckpointWriter(Callback):
 
     def _save(self, archive: Archive, path: Path) -> None:
         try:
-            archive.write(path)
+            archive.write(path, self._compressed)
         except BaseException as err:  # raised by wait(), in the run's thread
             self._error = err
 

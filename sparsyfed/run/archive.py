@@ -21,6 +21,7 @@ directory), so a reader never sees a partial archive.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -38,6 +39,32 @@ MAGIC = b"SFAR"
 VERSION = 1
 _HEAD = struct.Struct("<4sBI")
 _CRC = struct.Struct("<I")
+ZLIB_LEVEL = 6
+
+
+class CompressedBlobs:
+    """The compressed form of each named blob, kept for archives written again and again.
+
+    A checkpoint is written after every round, and most of its compressed
+    blobs (the upload masks of clients not sampled in the round) have not
+    changed since the last one. Each name keeps the digest of its last
+    content and that content compressed, which is reused while the content is
+    the same, so the archive's bytes are those without the cache. Use one
+    instance from one thread at a time.
+    """
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, tuple[bytes, bytes]] = {}
+
+    def compress(self, name: str, blob: bytes) -> bytes:
+        """``zlib.compress(blob, ZLIB_LEVEL)``, from the cache when ``name`` held ``blob`` last."""
+        digest = hashlib.blake2b(blob, digest_size=16).digest()
+        known = self._by_name.get(name)
+        if known is not None and known[0] == digest:
+            return known[1]
+        packed = zlib.compress(blob, ZLIB_LEVEL)
+        self._by_name[name] = (digest, packed)
+        return packed
 
 
 class ArchiveError(ValueError):
@@ -79,10 +106,14 @@ class Archive:
                     raise ArchiveError(f"tensor {name!r}: {exc}") from exc
         return out
 
-    def to_bytes(self) -> bytes:
-        """Serialise (deterministically)."""
+    def to_bytes(self, cache: CompressedBlobs | None = None) -> bytes:
+        """Serialise (deterministically); ``cache`` gives the same bytes with less compression."""
+
+        def compress(name: str, blob: bytes) -> bytes:
+            return zlib.compress(blob, ZLIB_LEVEL) if cache is None else cache.compress(name, blob)
+
         stored = {
-            name: zlib.compress(blob, 6) if name in self.compressed else blob
+            name: compress(name, blob) if name in self.compressed else blob
             for name, blob in self.blobs.items()
         }
         header = json.dumps(
@@ -122,9 +153,9 @@ class Archive:
             raise ArchiveError(f"{what} has {len(data) - _CRC.size - offset} unexpected bytes")
         return archive
 
-    def write(self, path: str | Path) -> None:
-        """Write atomically to ``path``."""
-        write_atomic(Path(path), self.to_bytes())
+    def write(self, path: str | Path, cache: CompressedBlobs | None = None) -> None:
+        """Write atomically to ``path`` (``cache``: see :meth:`to_bytes`)."""
+        write_atomic(Path(path), self.to_bytes(cache))
 
     @classmethod
     def read(cls, path: str | Path) -> Archive:
