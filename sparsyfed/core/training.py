@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from sparsyfed.core.sgd import PlainSGD
 from sparsyfed.data.augment import random_crop_flip
 from sparsyfed.metrics.values import Metrics
 
@@ -62,7 +63,8 @@ def train_sgd(
 ) -> Metrics:
     """Train ``model`` with plain SGD and cross-entropy on ``(x, y)``.
 
-    A fresh optimizer is built every call (clients are stateless). Batches are
+    A fresh optimizer (:class:`~sparsyfed.core.sgd.PlainSGD`, the update of
+    ``torch.optim.SGD``) is built every call (clients are stateless). Batches are
     drawn from a permutation seeded by ``hp.seed``; a final batch of one
     sample is skipped (BatchNorm cannot train on it). With ``hp.prox_mu > 0``
     the FedProx term ``mu/2 * ||w - w_received||^2`` is added (as its gradient).
@@ -79,7 +81,7 @@ def train_sgd(
 
     """
     model.train()
-    optimizer = torch.optim.SGD(
+    optimizer = PlainSGD(
         model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
     )
     generator = torch.Generator().manual_seed(hp.seed)
@@ -97,7 +99,7 @@ def train_sgd(
             xb, yb = x[idx], y[idx]
             if hp.augment:
                 xb = random_crop_flip(xb, generator)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             logits = model(xb)
             loss = F.cross_entropy(logits, yb)
             loss.backward()

@@ -18,10 +18,10 @@ from typing import Any
 
 CLIENT_APP = "sparsyfed.flower.client_app:app"
 """The ClientApp every engine runs, as ``module:attribute``."""
-PRELOAD = ("sparsyfed.flower.client_handlers", "torch._dynamo")
+PRELOAD = ("sparsyfed.flower.client_handlers",)
 """What the fork server imports once for every worker besides the app: torch and the task
-code, and ``torch._dynamo``, which the first ``torch.optim`` optimizer of a process imports
-(more than a second that each worker would otherwise spend on its first client)."""
+code. Local training does not build a ``torch.optim`` optimizer, whose first instance in a
+process imports ``torch._dynamo`` (about a second): :mod:`sparsyfed.core.sgd`."""
 
 RAY_OVERRIDES = ("simulation.backend=ray", "simulation.ray_address=")
 """Overrides after which a run uses Ray (and no fork server)."""

@@ -13,21 +13,24 @@ also counts the input's own zeros), one training sample costs
 
 so dense training is 3 x dense forward (minus the first layer's input grad).
 
-``F_l`` is measured with :class:`torch.utils.flop_counter.FlopCounterMode`,
-which counts only matrix products and convolutions (2 FLOPs per MAC, bias
-additions excluded): BatchNorm, activations, pooling and the Powerprop
-re-parametrisation count 0. The counts here therefore cover the conv/linear
-work only; elementwise ops are small and would be counted dense anyway.
+``F_l`` is what :class:`torch.utils.flop_counter.FlopCounterMode` counts for
+the layer (2 FLOPs per MAC, bias additions excluded), computed from the shape
+of the layer's output in one eval forward: entering a FlopCounterMode imports
+``torch._dynamo`` (about a second, once per client worker), so only
+:func:`model_forward_flops` uses it (the tests compare the two). BatchNorm,
+activations, pooling and the Powerprop re-parametrisation count 0. The counts
+here therefore cover the conv/linear work only; elementwise ops are small and
+would be counted dense anyway.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from sparsyfed.nn.layers import PRUNABLE_TYPES, SparseLayerMixin, prunable_layers
 
@@ -40,43 +43,40 @@ def _dummy_input(model: nn.Module, input_shape: tuple[int, ...]) -> Tensor:
     return torch.zeros((1, *input_shape), device=device, dtype=dtype)
 
 
-def _profile_forward(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[dict[str, int], int]:
-    """FLOPs of each conv/linear layer and of the whole model, one eval forward.
+def _mac_per_output(module: nn.Module) -> int:
+    """Multiply-adds behind one output element of a conv or linear layer."""
+    if isinstance(module, nn.Linear):
+        return module.in_features
+    assert isinstance(module, (nn.Conv1d, nn.Conv2d))
+    return (module.in_channels // module.groups) * math.prod(module.kernel_size)
 
-    Each layer's share is the increase of the counter's total across the
-    layer's own forward call (hooks), so it does not depend on how the layer
-    class or its autograd Function names the aten ops.
+
+def _layer_flops(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
+    """``2 * MAC`` of each conv/linear layer for one sample, from its outputs' shapes.
+
+    Hooks add up every call of a layer, so a layer used twice counts twice.
     """
-    counter = FlopCounterMode(display=False)
     per_layer: dict[str, int] = {name: 0 for name, _ in prunable_layers(model)}
-    start: dict[str, int] = {}
     handles = []
 
-    def pre_hook(name: str) -> Any:
-        def hook(_module: nn.Module, _args: Any) -> None:
-            start[name] = counter.get_total_flops()
+    def hook(name: str) -> Any:
+        def count(module: nn.Module, _args: Any, out: Tensor) -> None:
+            per_layer[name] += 2 * out.numel() * _mac_per_output(module)
 
-        return hook
-
-    def post_hook(name: str) -> Any:
-        def hook(_module: nn.Module, _args: Any, _out: Any) -> None:
-            per_layer[name] += counter.get_total_flops() - start.pop(name)
-
-        return hook
+        return count
 
     for name, module in prunable_layers(model):
-        handles.append(module.register_forward_pre_hook(pre_hook(name)))
-        handles.append(module.register_forward_hook(post_hook(name)))
+        handles.append(module.register_forward_hook(hook(name)))
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), counter:
+        with torch.no_grad():
             model(_dummy_input(model, input_shape))
     finally:
         model.train(was_training)
         for handle in handles:
             handle.remove()
-    return per_layer, int(counter.get_total_flops())
+    return per_layer
 
 
 def layer_forward_flops(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
@@ -97,7 +97,7 @@ def layer_forward_flops(model: nn.Module, input_shape: tuple[int, ...]) -> dict[
         Module name -> ``2 * MAC`` of one sample, in module order.
 
     """
-    return _profile_forward(model, input_shape)[0]
+    return _layer_flops(model, input_shape)
 
 
 def model_forward_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
@@ -105,9 +105,20 @@ def model_forward_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
     FlopCounterMode counts convolutions and matrix products only; BatchNorm,
     activations and pooling count 0, so for the CNNs of this project this
-    equals ``sum(layer_forward_flops(...).values())``.
+    equals ``sum(layer_forward_flops(...).values())``. Counted by running the
+    forward under the counter (which imports ``torch._dynamo``).
     """
-    return _profile_forward(model, input_shape)[1]
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), counter:
+            model(_dummy_input(model, input_shape))
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())
 
 
 def _density(densities: Mapping[str, float] | None, name: str) -> float:

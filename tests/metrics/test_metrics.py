@@ -30,7 +30,7 @@ from sparsyfed.metrics import (
 from sparsyfed.metrics import flops as flops_mod
 from sparsyfed.metrics import masks as masks_mod
 from sparsyfed.models import build_model
-from sparsyfed.nn.layers import wrap_layers
+from sparsyfed.nn.layers import prunable_layers, wrap_layers
 
 DEFAULT_MODEL = {
     "name": "uniform_cnn",
@@ -221,6 +221,49 @@ def test_layer_forward_flops_default_model_hand_computed():
     assert convs == expected
     assert layer["classifier"] == 2 * 64 * 10
     assert model_forward_flops(model, (1, 40)) == sum(layer.values())
+
+
+def _flop_counter_per_layer(model: nn.Module, input_shape) -> dict[str, int]:
+    """Each conv/linear layer's FLOPs as FlopCounterMode counts them in one eval forward."""
+    counter = FlopCounterMode(display=False)
+    per_layer, start, handles = {}, {}, []
+    for name, module in prunable_layers(model):
+        per_layer[name] = 0
+        handles.append(
+            module.register_forward_pre_hook(
+                lambda _m, _a, n=name: start.__setitem__(n, counter.get_total_flops())
+            )
+        )
+        handles.append(
+            module.register_forward_hook(
+                lambda _m, _a, _o, n=name: per_layer.__setitem__(
+                    n, per_layer[n] + counter.get_total_flops() - start[n]
+                )
+            )
+        )
+    model.eval()
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, *input_shape))
+    for handle in handles:
+        handle.remove()
+    return per_layer
+
+
+@pytest.mark.parametrize(
+    ("name", "input_shape", "classes"),
+    [
+        ("resnet18_cifar", (3, 32, 32), 100),
+        ("resnet18_speech", (1, 1, 8000), 35),
+        ("fedsparsify_cnn", (3, 32, 32), 10),
+        ("fedsparsify_fc", (1, 28, 28), 10),
+        ("uniform_cnn", (1, 40), 10),
+    ],
+)
+def test_layer_flops_from_shapes_equal_what_flop_counter_mode_counts(name, input_shape, classes):
+    model = wrap_layers(build_model(name, {}, input_shape, classes), beta=1.25, act_pruning=True)
+    layer = layer_forward_flops(model, input_shape)
+    assert layer == _flop_counter_per_layer(model, input_shape)
+    assert all(v > 0 for v in layer.values())
 
 
 def _measured_training_step(model: nn.Module, input_shape, batch: int) -> int:
