@@ -171,6 +171,8 @@ class FederatedRun:
             callback.on_run_start(info)
         try:
             if self.round == 0:
+                if self.cfg.rounds >= 1:  # round 1 trains while the server evaluates round 0
+                    self._send_next(1)
                 self._record({"round": 0, **self.server.evaluate(), **self.server.sparsity()})
             for rnd in range(self.round + 1, self.cfg.rounds + 1):
                 self.round = rnd
@@ -222,8 +224,7 @@ class FederatedRun:
             applied = self.server.aggregate(ctx, [item.update for item in accepted])
         federated = self._federated_evaluation(ctx)
         if ctx.round < self.cfg.rounds:
-            self._sampler_before_next = self.server.sampler.state()
-            self._next = self._send(self.task.round_context(ctx.round + 1))
+            self._send_next(ctx.round + 1)
         server_metrics = {} if applied is None else self.server.mask_metrics(applied)
         reports: list[tuple[int, Metrics]] = []
         for item in accepted:
@@ -267,6 +268,11 @@ class FederatedRun:
         )
         previous = self.history[-1].get("paper_params_exchanged_cum", 0) if self.history else 0
         return paper_cost_columns(cost, previous)
+
+    def _send_next(self, server_round: int) -> None:
+        """Send round ``server_round``'s instructions ahead of the loop reaching it."""
+        self._sampler_before_next = self.server.sampler.state()
+        self._next = self._send(self.task.round_context(server_round))
 
     def _send(self, ctx: RoundContext) -> _SentRound:
         """Sample the round's clients and send them their instructions."""

@@ -184,9 +184,9 @@ def test_the_next_round_trains_while_the_server_evaluates(tmp_path, data_dir, mo
         simulate(cfg, plan(cfg))
     finally:
         torch.set_num_threads(threads)
-    # round 0's evaluation; the partition query and round 1; then each round's evaluation
-    # comes after the next round's clients were sent their instructions.
+    # The partition query and round 1, then round 0's evaluation; then each round's
+    # evaluation comes after the next round's clients were sent their instructions.
     assert events == [
-        "evaluate", "push query", "push train",
+        "push query", "push train", "evaluate",
         "push train", "evaluate", "push train", "evaluate", "evaluate",
     ]  # fmt: skip
