@@ -53,11 +53,26 @@ def zero_below_(w: Tensor, threshold: Tensor) -> Tensor:
     and is AND-ed into the bit patterns: pruned entries become ``+0.0``,
     every other entry (``-0.0`` and NaN included) keeps its bits.
     """
+    zero_below_count_(w, threshold)
+    return w
+
+
+def zero_below_count_(w: Tensor, threshold: Tensor) -> Tensor:
+    """:func:`zero_below_`, returning how many entries had ``|w| < threshold`` (int64 0-d).
+
+    The count comes from the pass's own indicator. For ``threshold > 0`` the
+    entries left non-zero are exactly the others, so ``w.numel()`` minus it
+    is ``torch.count_nonzero(w)`` afterwards, without another pass.
+    """
     if w.dtype != torch.float32 or w.device.type != "cpu" or not w.is_contiguous():
-        return w.masked_fill_(w.abs() < threshold, 0.0)
+        drop_mask = w.abs() < threshold
+        w.masked_fill_(drop_mask, 0.0)
+        return drop_mask.sum()
     drop = w.detach().abs().lt_(threshold)
     w.detach().view(torch.int32).bitwise_and_(drop.to(torch.int32).sub_(1))
-    return w
+    if drop.numel() < _EXACT_FLOAT_COUNT:
+        return drop.sum().to(torch.int64)
+    return drop.sum(dtype=torch.float64).to(torch.int64)
 
 
 def _keep_bits(dead: Tensor) -> Tensor:

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from sparsyfed.nn.activation_topk import conv_act_topk, linear_act_topk, topk_threshold
-from sparsyfed.nn.kernels import count_nonzero, region, zero_below_
+from sparsyfed.nn.kernels import count_nonzero, region, zero_below_count_
 
 ACT_THRESHOLD_MODES = ("first_batch", "per_batch")
 
@@ -164,6 +164,7 @@ class SparseLayerMixin:
     act_keep: float | None = None
     weight_keep: float | None = None
     _weight_threshold: Tensor | None = None
+    _weight_threshold_positive: bool = False
     _weight_nnz: tuple[Tensor, int] | None = None
 
     def configure(
@@ -229,11 +230,17 @@ class SparseLayerMixin:
                 threshold = weight_topk_threshold(w, keep)
                 if not isinstance(self, nn.Linear):
                     self._weight_threshold = threshold
+                    self._weight_threshold_positive = bool(threshold > 0)  # once a round
             with region("sparsyfed::weight_topk"):
-                zero_below_(w, threshold)  # w.masked_fill_(w.abs() < threshold, 0.0)
+                # w.masked_fill_(w.abs() < threshold, 0.0)
+                dropped = zero_below_count_(w, threshold)
                 # Summed as a tensor (no device sync per step); read through
-                # mean_forward_weight_density.
-                nnz = count_nonzero(w)
+                # mean_forward_weight_density. With a positive (reused) threshold
+                # every entry not dropped is non-zero.
+                if self._weight_threshold is not None and self._weight_threshold_positive:
+                    nnz = w.numel() - dropped
+                else:
+                    nnz = count_nonzero(w)
             if self._weight_nnz is None:
                 self._weight_nnz = (nnz, 1)
             else:

@@ -9,7 +9,14 @@ import torch
 from torch import nn
 
 from sparsyfed.nn.activation_topk import prune_by_threshold, topk_threshold
-from sparsyfed.nn.kernels import count_nonzero, kth_largest, masked_zero, masked_zero_, zero_below_
+from sparsyfed.nn.kernels import (
+    count_nonzero,
+    kth_largest,
+    masked_zero,
+    masked_zero_,
+    zero_below_,
+    zero_below_count_,
+)
 from sparsyfed.nn.layers import powerprop, sparse_layers, wrap_layers
 
 
@@ -48,6 +55,23 @@ def test_zero_below_is_the_masked_fill_bit_for_bit(n):
         nan = torch.isnan(expected)
         assert torch.equal(torch.isnan(got), nan)
         assert torch.equal(_bits(got)[~nan], _bits(expected)[~nan])  # pruned entries are +0.0
+
+
+@pytest.mark.parametrize("layout", ["float32", "float64", "strided"])
+def test_zero_below_count_counts_the_dropped_and_gives_the_non_zeros(layout):
+    w = _awkward(40_000, 7)
+    if layout == "float64":
+        w = w.double()
+    elif layout == "strided":
+        w = w.reshape(200, 200).t()  # not contiguous: the masked-fill path
+    for t in (0.5, 1.3):
+        threshold = torch.tensor(t, dtype=w.dtype)
+        dropped_expected = int((w.abs() < threshold).sum())
+        got = w.clone()
+        dropped = zero_below_count_(got, threshold)
+        assert dropped.dtype == torch.int64 and int(dropped) == dropped_expected
+        assert w.numel() - int(dropped) == int(torch.count_nonzero(got))
+        assert 0 < dropped_expected < w.numel()
 
 
 @pytest.mark.parametrize("n", [9, 40_000])
