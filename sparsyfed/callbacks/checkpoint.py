@@ -28,8 +28,9 @@ class CheckpointWriter(Callback):
     The run state is copied into an archive (bytes) at the end of its round; a
     background thread serialises and writes it (compression, fsync) while the
     next round runs, compressing again only the blobs that changed since the
-    last checkpoint (:class:`~sparsyfed.run.archive.CompressedBlobs`). At most one write is in flight: the next checkpoint, the
-    model file and the end of the run wait for it, and a failed write is
+    last checkpoint (:class:`~sparsyfed.run.archive.CompressedBlobs`). At most
+    one write is in flight: the next checkpoint, the model file and the end of
+    the run wait for it, and a failed write is
     raised there. A process killed mid-write leaves the previous checkpoint,
     from which the same command resumes.
 

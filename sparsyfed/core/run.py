@@ -69,9 +69,7 @@ _SentRound = tuple[list[int], dict[str, np.ndarray], PayloadReport, PendingRepli
 class _Accepted:
     """A usable reply: its update, and what its size report is computed from (later)."""
 
-    partition_id: int
     update: ClientUpdate
-    metrics: Metrics
     decoded: dict[str, np.ndarray]
     message: EncodedMessage
 
@@ -228,8 +226,8 @@ class FederatedRun:
         server_metrics = {} if applied is None else self.server.mask_metrics(applied)
         reports: list[tuple[int, Metrics]] = []
         for item in accepted:
-            upload = uplink_client_metrics(item.report(sent))
-            reports += [(item.partition_id, item.metrics), (item.partition_id, upload)]
+            pid, upload = item.update.partition_id, uplink_client_metrics(item.report(sent))
+            reports += [(pid, item.update.metrics), (pid, upload)]
         row: dict[str, Any] = {"round": ctx.round, "clients": clients}
         row |= self.server.evaluate()
         row |= federated
@@ -344,7 +342,7 @@ class FederatedRun:
                 failures.append(ClientFailure(pid, f"{type(err).__name__}: {err}", "invalid"))
                 continue
             accepted.append(item)
-        accepted.sort(key=lambda item: item.partition_id)
+        accepted.sort(key=lambda item: item.update.partition_id)
         failures += self._missing(expected - answered)
         failures.sort(key=_partition_order)
         for failure in failures:
@@ -387,7 +385,7 @@ class FederatedRun:
         model, side = split_side({k: torch.from_numpy(v) for k, v in state.items()})
         pid = int(reply.partition_id)
         update = ClientUpdate(pid, model, reply.num_examples, reply.metrics, side)
-        return _Accepted(pid, update, reply.metrics, state, reply.update)
+        return _Accepted(update, state, reply.update)
 
     def _federated_evaluation(self, ctx: RoundContext) -> dict[str, Any]:
         """Evaluate the new global model on sampled clients' test splits (if enabled).

@@ -25,6 +25,7 @@ would be counted dense anyway.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -67,16 +68,25 @@ def _layer_flops(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, in
 
     for name, module in prunable_layers(model):
         handles.append(module.register_forward_hook(hook(name)))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
-            model(_dummy_input(model, input_shape))
+        _eval_forward(model, input_shape, contextlib.nullcontext())
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     return per_layer
+
+
+def _eval_forward(
+    model: nn.Module, input_shape: tuple[int, ...], mode: contextlib.AbstractContextManager
+) -> None:
+    """One eval-mode forward of a zero sample under ``mode``; the training mode is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), mode:
+            model(_dummy_input(model, input_shape))
+    finally:
+        model.train(was_training)
 
 
 def layer_forward_flops(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
@@ -111,13 +121,7 @@ def model_forward_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), counter:
-            model(_dummy_input(model, input_shape))
-    finally:
-        model.train(was_training)
+    _eval_forward(model, input_shape, counter)
     return int(counter.get_total_flops())
 
 

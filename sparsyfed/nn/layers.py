@@ -207,6 +207,7 @@ class SparseLayerMixin:
         self._act_nnz = None
         self._act_stats = None
         self._weight_threshold = None
+        self._weight_threshold_positive = False
         self._weight_nnz = None
         self._spectral_exponent = None
 
@@ -237,7 +238,7 @@ class SparseLayerMixin:
                 # Summed as a tensor (no device sync per step); read through
                 # mean_forward_weight_density. With a positive (reused) threshold
                 # every entry not dropped is non-zero.
-                if self._weight_threshold is not None and self._weight_threshold_positive:
+                if self._weight_threshold_positive:
                     nnz = w.numel() - dropped
                 else:
                     nnz = count_nonzero(w)
